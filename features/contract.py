@@ -1,0 +1,107 @@
+"""The data contract: canonical tables, their columns and types, and pandera schemas for them.
+
+Only `orders` is required. Each optional table, when present, unlocks more features.
+Column kinds: `id` (kept as text: `00001` stays `00001`), `ts` (timestamp, naive UTC),
+`num` (float), `text` (free text, lower-cased category values where noted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+ORDER_STATUSES = ("completed", "returned", "cancelled")
+STATUS_SYNONYMS = {
+    "complete": "completed", "paid": "completed", "shipped": "completed",
+    "delivered": "completed", "ok": "completed", "success": "completed",
+    "return": "returned", "refunded": "returned", "refund": "returned",
+    "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    required: dict[str, str]
+    optional: dict[str, str] = field(default_factory=dict)
+    #: the timestamp column compared with the data's last order date (future rows are dropped)
+    event_time: str | None = None
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {**self.required, **self.optional}
+
+
+TABLES: dict[str, TableSpec] = {
+    "orders": TableSpec(
+        "orders",
+        required={"customer_id": "id", "order_ts": "ts", "amount": "num"},
+        optional={"order_id": "id", "quantity": "num", "discount": "num", "status": "text",
+                  "channel": "text"},
+    ),
+    "order_items": TableSpec(
+        "order_items",
+        required={"order_id": "id", "product_id": "id", "quantity": "num", "unit_price": "num"},
+        optional={"discount": "num"},
+    ),
+    "products": TableSpec(
+        "products",
+        required={"product_id": "id"},
+        optional={"category": "text", "list_price": "num", "unit_cost": "num",
+                  "launch_date": "ts"},
+    ),
+    "returns": TableSpec(
+        "returns",
+        required={"order_id": "id", "return_ts": "ts"},
+        optional={"amount": "num", "reason": "text"},
+        event_time="return_ts",
+    ),
+    "reviews": TableSpec(
+        "reviews",
+        required={"customer_id": "id", "review_ts": "ts", "rating": "num"},
+        optional={"order_id": "id"},
+        event_time="review_ts",
+    ),
+    "events": TableSpec(
+        "events",
+        required={"customer_id": "id", "event_ts": "ts", "event_type": "text"},
+        optional={"detail": "text"},
+        event_time="event_ts",
+    ),
+}
+OPTIONAL_TABLES = tuple(name for name in TABLES if name != "orders")
+
+_DTYPES = {"id": "string", "ts": "datetime64[us]", "num": "float64", "text": "string"}
+_CHECKS: dict[tuple[str, str], list[pa.Check]] = {
+    ("orders", "amount"): [pa.Check.ge(0)],
+    ("orders", "status"): [pa.Check.isin(ORDER_STATUSES)],
+    ("orders", "quantity"): [pa.Check.ge(0)],
+    ("orders", "discount"): [pa.Check.ge(0)],
+    ("order_items", "quantity"): [pa.Check.gt(0)],
+    ("order_items", "unit_price"): [pa.Check.ge(0)],
+    ("reviews", "rating"): [pa.Check.in_range(1, 5)],
+}
+_UNIQUE = {"orders": ["order_id"], "products": ["product_id"]}
+
+
+def canonical_dtype(kind: str) -> str:
+    return _DTYPES[kind]
+
+
+def schema(table: str, present: list[str] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of a canonical table; `present` limits it to the columns a shop has."""
+    spec = TABLES[table]
+    cols = {}
+    for col, kind in spec.columns.items():
+        if present is None or col in present:
+            cols[col] = pa.Column(_DTYPES[kind], checks=_CHECKS.get((table, col), []),
+                                  nullable=col not in spec.required)
+    unique = [c for c in _UNIQUE.get(table, []) if present is None or c in present]
+    return pa.DataFrameSchema(cols, strict=True, unique=unique or None)
+
+
+def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Check a canonical frame against the contract; raises pandera's SchemaErrors (lazy)."""
+    return schema(table, list(frame.columns)).validate(frame, lazy=True)
