@@ -78,7 +78,8 @@ def _sale_weeks(orders: ir.Table, p: FeatureParams) -> ir.Table:
 
 def orders_block(orders: ir.Table, cuts: ir.Table, p: FeatureParams) -> ir.Table:
     """RFM, timing, spend windows, sale-week and discount behaviour."""
-    w = ibis.window(group_by="customer_id", order_by=["order_ts", "order_id"])
+    tiebreak = ["order_id"] if "order_id" in orders.columns else []
+    w = ibis.window(group_by="customer_id", order_by=["order_ts", *tiebreak])
     o = orders.mutate(gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"))
     o = o.mutate(week=_.order_date.truncate("W"))
     o = o.left_join(_sale_weeks(orders, p), "week").drop("week", "week_right")
