@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from features.registry import REGISTRY, available
+from features.registry import available
 
 KEY = ["customer_id", "cutoff"]
 

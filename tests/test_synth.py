@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.contract import TABLES, validate
 from features.cleaning import TableReport, clean_orders, clean_table
+from features.contract import TABLES, validate
 from pipeline.synth import ShopConfig, generate
 
 

@@ -1,0 +1,47 @@
+"""The churn model as one MLflow pyfunc: LightGBM trees plus the calibration map, returning
+calibrated probabilities (never class labels), with SHAP contributions from the same trees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+
+
+@dataclass
+class ChurnModel:
+    booster: lgb.Booster
+    calibrator: CalibratedClassifierCV | None
+    features: list[str]
+
+    def frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X[self.features].astype("float64")
+
+    def raw_probability(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(self.frame(X), num_threads=0)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated P(churn)."""
+        X = self.frame(X)
+        if self.calibrator is None:
+            return self.raw_probability(X)
+        return self.calibrator.predict_proba(X)[:, 1]
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature SHAP values in log-odds (LightGBM's pred_contrib), plus `bias`."""
+        values = self.booster.predict(self.frame(X), pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.features, "bias"], index=X.index)
+
+
+class ChurnPyfunc(mlflow.pyfunc.PythonModel):
+    """What MLflow stores: `predict` gives calibrated churn probabilities."""
+
+    def __init__(self, model: ChurnModel):
+        self.model = model
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        return self.model.predict_proba(model_input)
