@@ -53,7 +53,7 @@ def fit_lgbm(fit: pd.DataFrame, stop: pd.DataFrame, features: list[str],
              p: TrainParams) -> lgb.LGBMClassifier:
     clf = lgb.LGBMClassifier(**p.lgbm_kwargs())
     clf.fit(fit[features].astype("float64"), fit[LABEL],
-            eval_set=[(stop[features].astype("float64"), stop[LABEL])],
+            eval_X=(stop[features].astype("float64"),), eval_y=(stop[LABEL],),
             callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)])
     return clf
 

@@ -46,3 +46,44 @@ def project(tmp_path) -> Path:
     shutil.copy(ROOT / ".dvc" / ".gitignore", dest / ".dvc" / ".gitignore")
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
+
+
+@pytest.fixture(scope="session")
+def small_features(small_shop) -> tuple[pd.DataFrame, list[str]]:
+    """Point-in-time features of the small shop: 12 monthly training cutoffs + scoring."""
+    import ibis
+
+    from features.cutoffs import training_cutoffs
+    from features.engine import FeatureParams, build
+
+    tables, _ = small_shop
+    as_of = tables["orders"]["order_ts"].max().date()
+    first = tables["orders"]["order_ts"].min().date()
+    cutoffs = training_cutoffs(first, as_of, 365, 30, 12, 90)
+    expr, names = build({k: ibis.memtable(v) for k, v in tables.items()}, [*cutoffs, as_of],
+                        as_of, FeatureParams(horizon_days=365))
+    return ibis.duckdb.connect().execute(expr), names
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch):
+    """A private MLflow tracking store (SQLite) for one test."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+def set_params(project: Path, **dotted) -> None:
+    """Edit the copied project's params.yaml (dotted keys)."""
+    import yaml
+
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in dotted.items():
+        node = params
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))

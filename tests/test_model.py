@@ -1,0 +1,131 @@
+"""Training: the time split, calibration, MLflow round trip, the champion gate, baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss
+
+from models.baselines import btyd_inputs
+from models.metrics import expected_calibration_error, score_metrics, top_decile_lift
+from models.split import stable_bucket, time_split
+from models.tracking import (CHAMPION, CHALLENGER, apply_gate, champion_version, decide,
+                             load_churn_model, log_model, setup)
+from models.train import TrainParams, train_model
+
+FAST = TrainParams(n_estimators=80, learning_rate=0.1, early_stopping_rounds=10)
+
+
+def test_validation_rows_never_reach_fitting(small_features):
+    frame, _ = small_features
+    split = time_split(frame)
+    newest = frame.loc[frame.split == "train", "cutoff"].max()
+    assert (split.valid["cutoff"] == newest).all()
+    for part in (split.fit, split.stop, split.calibrate):
+        assert (part["cutoff"] < newest).all()
+    assert split.fit["cutoff"].max() < split.stop["cutoff"].min()
+    assert set(split.stop.customer_id).isdisjoint(split.calibrate.customer_id)
+    assert not (frame.split == "score").loc[split.fit.index].any()
+
+
+def test_stable_bucket_is_a_fixed_function_of_the_id():
+    ids = pd.Series(["00001", "A7", "00001"])
+    buckets = stable_bucket(ids)
+    assert buckets[0] == buckets[2] and list(buckets) == list(stable_bucket(ids))
+    import hashlib
+
+    expected = int(hashlib.md5(b"00001").hexdigest()[:8], 16) % 100  # the same on every engine
+    assert stable_bucket(pd.Series(["00001"]))[0] == expected
+
+
+def test_calibration_improves_brier_on_held_out_data(small_features):
+    frame, names = small_features
+    split = time_split(frame)
+    skewed = TrainParams(**{**FAST.__dict__, "class_weight": {0: 1.0, 1: 6.0}})
+    model, info = train_model(split, names, skewed)
+    y = split.valid["churned"].to_numpy()
+    raw = brier_score_loss(y, model.raw_probability(split.valid))
+    calibrated = brier_score_loss(y, model.predict_proba(split.valid))
+    assert info["calibration"] in {"isotonic", "sigmoid"}
+    assert calibrated < raw
+
+
+def test_model_beats_recency_on_the_small_shop(small_features):
+    from models.baselines import recency_baseline
+
+    frame, names = small_features
+    split = time_split(frame)
+    model, _ = train_model(split, names, FAST)
+    y = split.valid["churned"].to_numpy()
+    ours = score_metrics(y, model.predict_proba(split.valid))
+    base = score_metrics(y, recency_baseline(split.fit, split.valid))
+    assert ours["roc_auc"] > base["roc_auc"]
+
+
+def test_logged_model_reloads_with_the_same_predictions(small_features, mlflow_store):
+    import mlflow
+
+    frame, names = small_features
+    split = time_split(frame)
+    model, _ = train_model(split, names, FAST)
+    setup("test")
+    with mlflow.start_run():
+        uri, version = log_model(model, split.valid.head(5), "churn-test")
+    assert version == "1"
+    loaded = load_churn_model(f"models:/churn-test/{version}")
+    np.testing.assert_allclose(loaded.predict_proba(split.valid),
+                               model.predict_proba(split.valid))
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    out = np.asarray(pyfunc.predict(split.valid[names].astype("float64").head(50)))
+    assert ((out > 0) & (out < 1)).all() and len(np.unique(out)) > 2  # probabilities, not labels
+
+
+def test_champion_gate_promotes_the_first_and_better_and_refuses_worse(small_features,
+                                                                        mlflow_store):
+    import mlflow
+
+    frame, names = small_features
+    split = time_split(frame)
+    model, _ = train_model(split, names, FAST)
+    setup("test")
+    versions = []
+    for _ in range(3):
+        with mlflow.start_run():
+            versions.append(log_model(model, split.valid.head(2), "gate-test")[1])
+    first = apply_gate("gate-test", versions[0], 0.80, None, None, "roc_auc", 0.01)
+    assert first.promoted and str(champion_version("gate-test").version) == versions[0]
+    champ = champion_version("gate-test")
+    worse = apply_gate("gate-test", versions[1], 0.805, 0.80, champ, "roc_auc", 0.01)
+    assert not worse.promoted and "does not beat" in worse.reason
+    assert str(champion_version("gate-test").version) == versions[0]
+    client = mlflow.MlflowClient()
+    assert str(client.get_model_version_by_alias("gate-test", CHALLENGER).version) == versions[1]
+    better = apply_gate("gate-test", versions[2], 0.82, 0.80, champ, "roc_auc", 0.01)
+    assert better.promoted and better.champion_version == versions[0]
+    assert str(client.get_model_version_by_alias("gate-test", CHAMPION).version) == versions[2]
+
+
+def test_gate_decision_rule():
+    assert decide(0.9, None, 0.01)[0]
+    assert not decide(0.905, 0.9, 0.01)[0]
+    assert decide(0.91, 0.9, 0.01)[0]
+
+
+def test_metrics_on_hand_computed_scores():
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.1, 0.6, 0.2, 0.3, 0.1, 0.2, 0.1])
+    assert top_decile_lift(y, p) == pytest.approx(1 / 0.3)
+    m = score_metrics(y, p)
+    assert m["roc_auc"] == pytest.approx(20 / 21)
+    # bins: 0.1 x3 (0 churn), 0.2 x2, 0.3, 0.6(1), 0.7(0), 0.8(1), 0.9(1)
+    ece = (3 * 0.1 + 2 * 0.2 + 0.3 + 0.4 + 0.7 + 0.2 + 0.1) / 10
+    assert expected_calibration_error(y, p) == pytest.approx(ece)
+
+
+def test_btyd_inputs_from_point_in_time_features():
+    frame = pd.DataFrame({"frequency": [1, 3], "recency_days": [10, 5], "tenure_days": [10, 100]})
+    data = btyd_inputs(frame)
+    assert data["frequency"].tolist() == [0, 2]
+    assert data["recency"].tolist() == [0.0, 95.0]
+    assert data["T"].tolist() == [10.0, 100.0]
