@@ -190,32 +190,40 @@ def returns_block(orders_all: ir.Table, returns: ir.Table | None, cuts: ir.Table
     parts = []
     if "status" in o.columns:
         parts.append(o.filter(o.status == "returned").select(
-            "order_id", "customer_id", ret_date=_.order_date, value=_.amount))
+            "order_id", "customer_id", "order_date", ret_date=_.order_date, value=_.amount))
     if returns is not None:
-        r = returns.join(o.select("order_id", "customer_id", "amount"), "order_id")
+        r = returns.join(o.select("order_id", "customer_id", "order_date", "amount"), "order_id")
         value = r.amount_right if "amount_right" in r.columns else None
         value = r.amount.fill_null(value) if value is not None else r.amount
-        parts.append(r.select("order_id", "customer_id", ret_date=_.return_ts.cast("date"),
-                              value=value.cast("float64")))
+        parts.append(r.select("order_id", "customer_id", "order_date",
+                              ret_date=_.return_ts.cast("date"), value=value.cast("float64")))
     ret = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    ret = ret.group_by(["order_id", "customer_id"]).aggregate(ret_date=_.ret_date.min(),
-                                                             value=_.value.max())
+    ret = ret.group_by(["order_id", "customer_id", "order_date"]).aggregate(
+        ret_date=_.ret_date.min(), value=_.value.max())
     rj = ret.join(cuts.select("cutoff"), ret.ret_date <= cuts.cutoff)
     rets = rj.group_by(KEY).aggregate(returned_orders=_.order_id.nunique(),
-                                      returned_value=_.value.sum())
+                                      returned_value=_.value.sum(),
+                                      last_return_date=_.ret_date.max(),
+                                      last_returned_order=_.order_date.max())
     oj = o.join(cuts.select("cutoff"), o.order_date <= cuts.cutoff)
-    alls = oj.group_by(KEY).aggregate(orders_all=_.count())
-    return alls.left_join(rets, KEY).select(
-        "customer_id", "cutoff", "orders_all",
-        returned_orders=_.returned_orders.fill_null(0), returned_value=_.returned_value.fill_null(0.0))
+    alls = oj.group_by(KEY).aggregate(orders_all=_.count(), last_any_order=_.order_date.max())
+    j = alls.left_join(rets, KEY)
+    return j.select(
+        "customer_id", "cutoff", "orders_all", "last_return_date",
+        returned_orders=_.returned_orders.fill_null(0),
+        returned_value=_.returned_value.fill_null(0.0),
+        last_order_returned=(j.last_returned_order == j.last_any_order).fill_null(False)
+        .cast("int8"))
 
 
 def reviews_block(reviews: ir.Table, cuts: ir.Table) -> ir.Table:
     r = reviews.mutate(review_date=_.review_ts.cast("date"))
     j = r.join(cuts.select("cutoff"), r.review_date <= cuts.cutoff)
-    return j.group_by(KEY).aggregate(
+    a = j.group_by(KEY).aggregate(
         last_rating=_.rating.argmax(_.review_ts), mean_rating=_.rating.mean(),
-        low_ratings=(_.rating <= 2).cast("int64").sum())
+        low_ratings=(_.rating <= 2).cast("int64").sum(), n=_.count(), total=_.rating.sum())
+    earlier = (a.total - a.last_rating) / (a.n - 1).nullif(0)
+    return a.mutate(rating_drop=earlier - a.last_rating).drop("n", "total")
 
 
 def events_block(events: ir.Table, base: ir.Table, cuts: ir.Table) -> ir.Table:
@@ -290,6 +298,7 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
         extra["return_rate"] = out.returned_orders.fill_null(0) / out.orders_all.nullif(0)
         returned = out.returned_value.fill_null(0)
         extra["returned_value_share"] = returned / (out.monetary_total + returned).nullif(0)
+        extra["days_since_last_return"] = _days(out.cutoff, out.last_return_date)
     if "last_event_date" in cols:
         zero_fill = ["visits_since_last_order", "email_opens_since_last_order",
                      "email_clicks_since_last_order", "coupon_claims_since_last_order",

@@ -3,7 +3,7 @@ calibrated probabilities (never class labels), with SHAP contributions from the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import mlflow.pyfunc
@@ -17,6 +17,8 @@ class ChurnModel:
     booster: lgb.Booster
     calibrator: CalibratedClassifierCV | None
     features: list[str]
+    #: mean churn-raising contribution per cause family among lapsed held-out customers
+    reason_reference: dict[str, float] = field(default_factory=dict)
 
     def frame(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.features].astype("float64")
@@ -33,7 +35,9 @@ class ChurnModel:
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature SHAP values in log-odds (LightGBM's pred_contrib), plus `bias`."""
-        values = self.booster.predict(self.frame(X), pred_contrib=True)
+        from models.explain import contributions
+
+        values = contributions(self.booster, self.frame(X))
         return pd.DataFrame(values, columns=[*self.features, "bias"], index=X.index)
 
 

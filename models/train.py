@@ -12,7 +12,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from features.registry import families
 from models.churn_model import ChurnModel
+from models.reasons import family_contributions, reference_profile
 from models.split import Split, stable_bucket
 
 LABEL = "churned"
@@ -113,6 +115,12 @@ def train_model(split: Split, features: list[str],
         p = tune(split, features, p)
     clf = fit_lgbm(split.fit, split.stop, features, p)
     calibrator, cal_scores = calibrate(clf, split.calibrate, features, p.calibration)
+    model = ChurnModel(clf.booster_, calibrator, list(features))
+    lapsed = split.calibrate[split.calibrate[LABEL] == 1]
+    if len(lapsed):
+        sample = lapsed.sample(min(len(lapsed), 20_000), random_state=p.seed)
+        model.reason_reference = reference_profile(
+            family_contributions(model.contributions(sample), families(list(features))))
     importance = pd.Series(clf.booster_.feature_importance("gain"), index=features)
     info = {
         "best_iteration": int(clf.best_iteration_ or clf.n_estimators),
@@ -124,8 +132,9 @@ def train_model(split: Split, features: list[str],
                  "calibrate": len(split.calibrate), "valid": len(split.valid)},
         "fit_cutoffs": sorted(str(c)[:10] for c in split.fit["cutoff"].unique()),
         "valid_cutoff": str(split.valid["cutoff"].iloc[0])[:10],
+        "reason_reference": model.reason_reference,
     }
-    return ChurnModel(clf.booster_, calibrator, list(features)), info
+    return model, info
 
 
 def predict_valid(model: ChurnModel, valid: pd.DataFrame) -> np.ndarray:
