@@ -82,7 +82,7 @@ REGISTRY: tuple[Feature, ...] = (
     _f("days_since_last_event", "forgot", "Days since any visit, e-mail open, click or other "
        "event (null without events).", "no contact with the shop for {v:.0f} days", "events"),
     _f("visits_since_last_order", "forgot", "Visits after the last order, up to the cutoff.",
-       "{v:.0f} visits since the last order", "events"),
+       "{v:.0f} visits since their last order", "events"),
     _f("email_opens_since_last_order", "forgot", "E-mail opens after the last order.",
        "{v:.0f} e-mails opened since the last order", "events"),
     _f("email_clicks_since_last_order", "forgot", "E-mail clicks after the last order.",
@@ -120,7 +120,7 @@ REGISTRY: tuple[Feature, ...] = (
        "none).", "complained {v:.0f} days ago", "events"),
     # --- too many choices -------------------------------------------------------------------
     _f("gap_trend", "choice", "Last gap / mean of the earlier gaps: >1 means orders thin out.",
-       "orders thinning out (last gap {v:.1f}x the usual)"),
+       "last gap {v:.1f}x their earlier gaps"),
     _f("browse_ratio", "choice", "Visits in 90 days / (orders in 90 days + 1): browsing "
        "without buying.", "{v:.0f} visits per order lately", "events"),
     _f("distinct_categories", "choice", "Distinct product categories bought.",

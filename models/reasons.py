@@ -49,6 +49,13 @@ def assign_reasons(family_contrib: pd.DataFrame, reference: Mapping[str, float],
                         index=family_contrib.index)
 
 
+def _say(phrase: str, value: float) -> str:
+    """Fill a registry phrase; a count of zero reads "no visits ..." rather than "0 visits"."""
+    if value == 0 and phrase.startswith("{v:.0f} "):
+        return "no " + phrase.removeprefix("{v:.0f} ")
+    return phrase.format(v=value)
+
+
 def top_drivers(contrib: pd.DataFrame, X: pd.DataFrame, k: int = 3) -> pd.Series:
     """The k features raising this customer's risk most, in words ("no visit in 200 days").
     Features without a value are skipped; vectorised per feature, not per row."""
@@ -64,6 +71,23 @@ def top_drivers(contrib: pd.DataFrame, X: pd.DataFrame, k: int = 3) -> pd.Series
         for f in np.unique(picked[usable]):
             rows = np.where(usable & (picked == f))[0]
             phrase = BY_NAME[names[f]].phrase
-            parts[rows, j] = [phrase.format(v=v) for v in raw[rows, f]]
+            parts[rows, j] = [_say(phrase, v) for v in raw[rows, f]]
     joined = ["; ".join(p for p in row if p) for row in parts]
     return pd.Series(joined, index=contrib.index, dtype="string")
+
+
+def reason_metrics(actual: pd.Series, predicted: pd.Series) -> dict:
+    """Accuracy, macro-F1 and per-cause recall of reasons against known causes."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    labels = list(REASONS)
+    actual, predicted = actual.astype(str).to_numpy(), predicted.astype(str).to_numpy()
+    recall = recall_score(actual, predicted, labels=labels, average=None, zero_division=0)
+    return {
+        "n": int(len(actual)),
+        "accuracy": float(accuracy_score(actual, predicted)),
+        "macro_f1": float(f1_score(actual, predicted, labels=labels, average="macro",
+                                   zero_division=0)),
+        "recall": {lab: float(r) for lab, r in zip(labels, recall, strict=True)},
+        "predicted_share": pd.Series(predicted).value_counts(normalize=True).round(4).to_dict(),
+    }

@@ -16,8 +16,11 @@ import pandas as pd
 from models import baselines
 from models.metrics import curves, sliced_metrics
 from models.plots import curve_figure
+from models.reasons import reason_metrics
+from models.scoring import explain
 from models.split import time_split
-from models.tracking import (apply_gate, champion_version, flatten, load_churn_model, setup)
+from models.tracking import (GateDecision, apply_gate, champion_version, flatten,
+                             load_churn_model, setup)
 from pipeline.io import read_json, write_json, write_with
 from pipeline.params import get, load_params
 
@@ -52,6 +55,20 @@ def champion_score(name: str, this_version: str, valid: pd.DataFrame, metric: st
         return champ, None
 
 
+def evaluate_reasons(model, valid: pd.DataFrame, truth_path: Path, sp) -> tuple[dict, pd.DataFrame]:
+    """Backtest of the reason buckets: among validation customers who actually lapsed, the
+    reason from SHAP vs the cause the synthetic shop planted (only the generator has a truth)."""
+    truth = pd.read_parquet(truth_path, columns=["customer_id", "cause"])
+    lapsed = valid[valid["churned"] == 1].merge(truth, on="customer_id")
+    lapsed = lapsed[lapsed["cause"].notna()]
+    if lapsed.empty:
+        return {}, pd.DataFrame()
+    predicted = explain(model, lapsed, sp)["reason"]
+    confusion = pd.DataFrame({"actual": lapsed["cause"].to_numpy(),
+                              "predicted": predicted.to_numpy()})
+    return reason_metrics(confusion["actual"], confusion["predicted"]), confusion
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
@@ -60,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="reports/metrics.json")
     parser.add_argument("--plots", default="reports/plots")
     parser.add_argument("--champion", default="reports/champion.json")
+    parser.add_argument("--truth", help="the synthetic shop's _truth.parquet, when there is one")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     trained = read_json(args.train_report)
@@ -79,15 +97,28 @@ def main(argv: list[str] | None = None) -> None:
     margin = float(get(params, "train.promotion_margin", 0.002))
     name, version = trained["model_name"], trained["model_version"]
     champ, champ_score = champion_score(name, version, valid, metric)
-    decision = apply_gate(name, version, ours[metric], champ_score, champ, metric, margin)
+    if champ is not None and str(champ.version) == version:  # re-evaluating the champion
+        decision = GateDecision(True, version, ours[metric], version, ours[metric], metric,
+                                margin, "this version is already the champion")
+    else:
+        decision = apply_gate(name, version, ours[metric], champ_score, champ, metric, margin)
 
     metrics = {"validation_cutoff": str(valid["cutoff"].iloc[0])[:10],
                "model": results["lightgbm"],
                "baselines": {k: v for k, v in results.items() if k != "lightgbm"},
                "model_minus_baseline": margins,
                "promotion": decision.__dict__}
-    write_json(metrics, args.metrics)
     plots_dir = Path(args.plots)
+    confusion = pd.DataFrame(columns=["actual", "predicted"])
+    if args.truth and Path(args.truth).exists():
+        from pipeline.score import score_params
+
+        metrics["reasons"], confusion = evaluate_reasons(model, valid, Path(args.truth),
+                                                         score_params(params))
+        results["reasons"] = {"all": {k: v for k, v in metrics["reasons"].items()
+                                      if isinstance(v, float)}}
+    write_with(plots_dir / "reason_confusion.csv", lambda tmp: confusion.to_csv(tmp, index=False))
+    write_json(metrics, args.metrics)
     plot_data: dict[str, list[pd.DataFrame]] = {}
     for model_name, p in scores.items():
         for kind, frame in curves(y, p, model_name).items():
