@@ -54,7 +54,7 @@ def recommend(scored: pd.DataFrame, p: RecommendParams) -> pd.DataFrame:
     """action, channel, offer, product_classes (comma-separated target classes) per customer.
     `scored` needs: at_risk, reason, membership_tier, one_time_buyer, recency_days, yearly_spend."""
     cap = p.max_discount
-    high_value = scored["yearly_spend"] >= scored["yearly_spend"].quantile(p.high_value_quantile)
+    high_value = scored["yearly_spend"] > scored["yearly_spend"].quantile(p.high_value_quantile)
     one_time = scored["one_time_buyer"] == 1
     lapsed = scored["recency_days"] >= p.lapsed_days
     reason = scored["reason"].where(scored["at_risk"], "none")

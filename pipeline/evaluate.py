@@ -136,8 +136,9 @@ def main(argv: list[str] | None = None) -> None:
             mlflow.log_figure(fig, f"plots/{kind}.png")
             plt.close(fig)
     current = champion_version(name)
-    write_json({"model_name": name, "version": str(current.version),
-                "run_id": current.run_id, "promoted_now": decision.promoted}, args.champion)
+    # only the champion's identity: scoring re-runs when the champion changes, not otherwise
+    write_json({"model_name": name, "version": str(current.version), "run_id": current.run_id},
+               args.champion)
     log.info("validation ROC-AUC %.4f; %s", ours["roc_auc"], decision.reason)
 
 

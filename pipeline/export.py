@@ -29,8 +29,9 @@ def write_files(frame: pd.DataFrame, out_dir: str | Path, as_of: str) -> list[Pa
 
 def write_table(frame: pd.DataFrame, url: str, table: str, as_of: str) -> int:
     """Replace this as_of's rows in one transaction: readers see the old rows or the new ones."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:

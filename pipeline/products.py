@@ -26,6 +26,12 @@ COLUMNS = ["product_id", "category", "product_class", "units", "revenue", "margi
 
 def matrix_plot(matrix: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
+    if matrix.empty:
+        ax.text(0.5, 0.5, "no item data: no product matrix", ha="center", va="center")
+        ax.set_axis_off()
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        plt.close(fig)
+        return
     y = matrix["margin"] if matrix["margin"].notna().any() else matrix["repeat_buyer_share"]
     for cls in CLASSES:
         part = matrix["product_class"] == cls
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             matrix["category"] = pd.NA
         matrix = matrix[COLUMNS]
         note = ""
-        matrix_plot(matrix, Path(args.plot))
+    matrix_plot(matrix, Path(args.plot))
     write_parquet(matrix, args.out)
     counts = matrix["product_class"].value_counts().reindex(list(CLASSES), fill_value=0)
     write_json({"as_of": as_of.isoformat(), "products": len(matrix),

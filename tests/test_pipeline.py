@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from pipeline.export import EXPORT_COLUMNS, read_table
 
 from tests.conftest import set_params
 
@@ -48,20 +51,56 @@ def repro_project(tmp_path_factory):
 
 def test_fresh_repro_runs_every_stage_and_writes_outputs(repro_project):
     project, first = repro_project
-    assert {"synth", "ingest", "features", "train", "evaluate"} <= ran(first)
+    assert {"synth", "ingest", "features", "train", "evaluate", "products", "score"} <= ran(first)
     metrics = json.loads((project / "reports" / "metrics.json").read_text())
     assert metrics["model"]["all"]["roc_auc"] > 0.7
     assert set(metrics["baselines"]) == {"recency_only", "rfm_logistic"}
     assert metrics["promotion"]["promoted"] is True
     assert (project / "mlflow.db").exists()
-    for kind in ("roc", "precision_recall", "gains", "calibration"):
+    for kind in ("roc", "precision_recall", "gains", "calibration", "reason_confusion"):
         assert (project / "reports" / "plots" / f"{kind}.csv").exists()
+    assert 0 < metrics["reasons"]["accuracy"] <= 1
+    export = pd.read_parquet(next((project / "exports").glob("churn_scores_*.parquet")))
+    assert list(export.columns) == EXPORT_COLUMNS
+    at_risk = export[export["risk_tier"] != "low"]
+    assert set(at_risk["reason"]) <= {"forgot", "satisfaction", "choice", "price", "other"}
+    assert at_risk["top_drivers"].str.len().gt(0).all()
+    assert export.loc[export["in_budget"], "product_ids"].str.count(",").le(2).all()
+    assert export["model_version"].eq("1").all()
+    db = read_table("sqlite:///" + str(project / "exports" / "churn.db"), "churn_scores")
+    assert len(db) == len(export)
 
 
 def test_second_repro_does_nothing_and_a_train_param_reruns_train_and_evaluate(repro_project):
     project, _ = repro_project
     assert ran(dvc(project, "repro")) == set()
     set_params(project, **{"train.learning_rate": 0.08})
-    assert ran(dvc(project, "repro")) == {"train", "evaluate"}
+    rerun = ran(dvc(project, "repro"))
+    promoted = json.loads((project / "reports" / "metrics.json").read_text())["promotion"]
+    # scoring follows only when the retrained model took the champion alias
+    assert rerun == {"train", "evaluate"} | ({"score"} if promoted["promoted"] else set())
     shown = dvc(project, "metrics", "show")
     assert "roc_auc" in shown
+
+
+def test_a_shop_with_only_the_three_required_order_columns(project, small_shop):
+    """`churn run --data orders.csv`: reasons from RFM/timing only, and no product suggestions."""
+    tables, _ = small_shop
+    orders = tables["orders"][["customer_id", "order_ts", "amount"]]
+    csv = project / "my_orders.csv"
+    orders.to_csv(csv, index=False)
+    set_params(project, **{"synth.customers": 200, "evaluate.btyd": False})
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--data", str(csv)],
+                            cwd=project, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    features = json.loads((project / "reports" / "features.json").read_text())
+    assert "visits_since_last_order" in features["skipped_features"]
+    export = pd.read_parquet(next((project / "exports").glob("churn_scores_*.parquet")))
+    at_risk = export[export["risk_tier"] != "low"]
+    assert len(at_risk) > 0
+    assert set(at_risk["reason"]) <= {"forgot", "satisfaction", "choice", "price", "other"}
+    assert (export["product_ids"] == "").all()
+    assert export["product_note"].str.contains("no item data").all()
