@@ -19,6 +19,8 @@ class ChurnModel:
     features: list[str]
     #: mean churn-raising contribution per cause family among lapsed held-out customers
     reason_reference: dict[str, float] = field(default_factory=dict)
+    #: feature and score distributions of the training data, for drift checks
+    drift_reference: dict = field(default_factory=dict)
 
     def frame(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.features].astype("float64")

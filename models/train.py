@@ -14,6 +14,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from features.registry import families
 from models.churn_model import ChurnModel
+from models.drift import reference_profile as drift_profile
 from models.reasons import family_contributions, reference_profile
 from models.split import Split, stable_bucket
 
@@ -121,6 +122,9 @@ def train_model(split: Split, features: list[str],
         sample = lapsed.sample(min(len(lapsed), 20_000), random_state=p.seed)
         model.reason_reference = reference_profile(
             family_contributions(model.contributions(sample), families(list(features))))
+    # the newest labelled snapshot is the training data closest to a scoring snapshot
+    model.drift_reference = drift_profile(split.valid, list(features),
+                                          model.predict_proba(split.valid))
     importance = pd.Series(clf.booster_.feature_importance("gain"), index=features)
     info = {
         "best_iteration": int(clf.best_iteration_ or clf.n_estimators),

@@ -116,6 +116,24 @@ def ingest(data: DataOpt = None, params: Path = Path("params.yaml"),
     Console().print(table)
 
 
+def _pipeline(command: str, params: Path, overrides: dict, *dvc_calls: list[str]) -> None:
+    """Run DVC commands under the project lock with params overridden for this run only."""
+    from pipeline.lock import project_lock
+    from pipeline.params import overridden
+
+    if not params.exists():
+        fail(f"{params}: not found; run churn from the project root")
+    try:
+        with project_lock(command), overridden(params, overrides):
+            for args in dvc_calls:
+                code = _dvc(*args)
+                if code != 0:
+                    fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
+                         "printed above")
+    except ChurnError as exc:
+        fail(str(exc))
+
+
 @app.command()
 def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = None,
         params: Path = Path("params.yaml")) -> None:
@@ -123,16 +141,95 @@ def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = 
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
-    from pipeline.params import overridden
+    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro"])
+
+
+@app.command()
+def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOpt = None,
+            params: Path = Path("params.yaml")) -> None:
+    """Retrain for a date: ingest -> features -> train -> evaluate, then the champion gate.
+
+    The new model is registered as a challenger and takes the `champion` alias only if it beats
+    the current champion on the same validation snapshot by train.promotion_margin.
+    Exit code: 0 promoted, 3 kept the current champion, 2 failed.
+
+    Example (weekly cron): churn retrain --as-of $(date -d yesterday +%F)
+    """
+    import mlflow
+
+    from pipeline.drift import run_drift
+    from pipeline.io import read_json
+    from pipeline.params import load_params, overridden
 
     overrides = _overrides(data, as_of, horizon_days)
-    if not params.exists():
-        fail(f"{params}: not found; run churn from the project root")
-    with overridden(params, overrides):
-        code = _dvc("repro")
-    if code != 0:
-        fail(f"the pipeline failed (dvc repro exit {code}); the stage's error is printed above",
-             code)
+    _pipeline("churn retrain", params, overrides, ["repro", "features"],
+              ["repro", "--force", "--single-item", "train"], ["repro", "evaluate"])
+    decision = read_json("reports/metrics.json")["promotion"]
+    trained = read_json("reports/train.json")
+    try:
+        with overridden(params, overrides):
+            drift = run_drift(load_params(params))
+        with mlflow.start_run(run_id=trained["run_id"]):
+            mlflow.log_metrics({"drift.score_psi": drift["score_psi"],
+                                "drift.max_feature_psi": max(
+                                    (f["psi"] for f in drift["features"]), default=0.0)})
+            mlflow.set_tag("drift.status", drift["status"])
+    except ChurnError as exc:
+        console.print(f"drift not recorded: {exc}")
+    verdict = "promoted to champion" if decision["promoted"] else "kept the current champion"
+    Console().print(f"model v{decision['challenger_version']} {verdict}: {decision['reason']}")
+    raise typer.Exit(0 if decision["promoted"] else 3)
+
+
+@app.command()
+def score(as_of: AsOfOpt = None, data: DataOpt = None, params: Path = Path("params.yaml")) -> None:
+    """Score every customer with the champion and export (runs what scoring needs first).
+
+    Example (daily cron): churn score
+    """
+    _pipeline("churn score", params, _overrides(data, as_of, None), ["repro", "score"])
+
+
+@app.command()
+def drift(params: Path = Path("params.yaml"),
+          fail_on_alert: Annotated[bool, typer.Option(help="Exit 4 on a drift alert.")] = False,
+          ) -> None:
+    """Compare today's scoring snapshot with the champion's training data (PSI per feature,
+    scores, churn rate) and the reason mix with the last run. Writes reports/drift.json.
+
+    Example: churn drift --fail-on-alert
+    """
+    from pipeline.drift import run_drift
+    from pipeline.params import load_params
+
+    try:
+        report = run_drift(load_params(params))
+    except ChurnError as exc:
+        fail(str(exc))
+    table = Table("feature", "PSI", "level", title=f"drift: {report['status']}")
+    for row in report["features"][:10]:
+        table.add_row(row["feature"], f"{row['psi']:.3f}", row["level"])
+    Console().print(table)
+    Console().print(f"score PSI {report['score_psi']:.3f}; churn rate {report['churn_rate']}")
+    for alert in report["alerts"]:
+        console.print(f"[yellow]alert:[/] {alert}")
+    if fail_on_alert and report["status"] == "alert":
+        raise typer.Exit(4)
+
+
+@app.command()
+def report(out: Path = Path("reports/churn_report.html")) -> None:
+    """Write one self-contained HTML report (plots embedded) for the marketing team.
+
+    Example: churn report && xdg-open reports/churn_report.html
+    """
+    from pipeline.report import write_report
+
+    try:
+        path = write_report(out)
+    except ChurnError as exc:
+        fail(str(exc))
+    Console().print(f"report written to {path}")
 
 
 def main() -> None:

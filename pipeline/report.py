@@ -1,0 +1,157 @@
+"""`churn report`: one self-contained HTML file (plots embedded) for the marketing team."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from jinja2 import Environment, select_autoescape  # noqa: E402
+
+from models.plots import curve_figure  # noqa: E402
+from pipeline.errors import ChurnError  # noqa: E402
+from pipeline.io import read_json, write_with  # noqa: E402
+
+TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Churn report {{ as_of }}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{margin-bottom:0}.sub{color:#666;margin-top:.2rem}
+.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:8px;
+padding:.8rem 1.2rem;min-width:150px}.card b{display:block;font-size:1.6rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;
+font-size:.9rem;text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}
+.grid{display:flex;flex-wrap:wrap;gap:1rem}img{max-width:100%}.alert{color:#b00}
+</style></head><body>
+<h1>Churn report</h1>
+<p class="sub">as of {{ as_of }} · model {{ model.name }} v{{ model.version }} ·
+generated {{ generated }}</p>
+<h2>Headline</h2>
+<div class="cards">
+<div class="card"><b id="customers">{{ "{:,}".format(score.customers) }}</b>customers scored</div>
+<div class="card"><b id="at-risk">{{ "{:,}".format(score.at_risk) }}</b>at risk</div>
+<div class="card"><b id="in-budget">{{ "{:,}".format(score.in_budget) }}</b>in this batch</div>
+<div class="card"><b>{{ "{:,.0f}".format(score.value_at_stake_in_budget) }}</b>value at stake
+in batch</div>
+<div class="card"><b>{{ "%.3f"|format(model_auc) }}</b>validation ROC-AUC
+(best baseline {{ "%.3f"|format(best_baseline_auc) }})</div>
+</div>
+<h2>Does the score find churners?</h2>
+<div class="grid">{% for img in curve_images %}<img src="data:image/png;base64,{{ img }}"
+alt="curve" width="420">{% endfor %}</div>
+<h2>Why customers leave</h2>
+<img src="data:image/png;base64,{{ reason_image }}" alt="reason mix" width="520">
+{% if truth %}<p>Synthetic shop backtest: reason accuracy {{ "%.2f"|format(truth.accuracy) }},
+macro-F1 {{ "%.2f"|format(truth.macro_f1) }} among {{ "{:,}".format(truth.n) }} lapsed
+customers.</p>{% endif %}
+<h2>Risk × value, and who is contacted</h2>
+{{ grid_html }}
+<h2>Product matrix</h2>
+{% if products_image %}<img src="data:image/png;base64,{{ products_image }}" alt="product
+matrix" width="520">{% endif %}
+<p>{% for k, v in products.classes.items() %}{{ k }}: {{ v }}{% if not loop.last %} · {% endif
+%}{% endfor %} {{ products.note }}</p>
+<h2>Drift</h2>
+{% if drift %}<p>Status: <b class="{{ 'alert' if drift.status == 'alert' else '' }}">
+{{ drift.status }}</b>; score PSI {{ drift.score_psi }}.
+{% for a in drift.alerts %}<br><span class="alert">{{ a }}</span>{% endfor %}</p>
+{{ drift_html }}{% else %}<p>No drift check yet: run <code>churn drift</code>.</p>{% endif %}
+<h2>The 20 most valuable customers at risk</h2>
+{{ top_html }}
+</body></html>
+"""
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _reason_figure(score: dict, confusion: pd.DataFrame) -> plt.Figure:
+    mix = pd.Series(score["reason_mix"], name="at risk now")
+    frames = [mix]
+    if not confusion.empty:
+        frames.append(confusion["actual"].value_counts(normalize=True).rename(
+            "backtest: true cause"))
+        frames.append(confusion["predicted"].value_counts(normalize=True).rename(
+            "backtest: reason given"))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    pd.concat(frames, axis=1).fillna(0).plot.bar(ax=ax, rot=0)
+    ax.set(ylabel="share of customers", title="Reason mix")
+    fig.tight_layout()
+    return fig
+
+
+def _lift_figure(gains: pd.DataFrame) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    for model, part in gains.groupby("model", sort=False):
+        part = part[part["share_contacted"] > 0.02]
+        ax.plot(part["share_contacted"], part["share_of_churners"] / part["share_contacted"],
+                label=model)
+    ax.set(xlabel="share contacted", ylabel="lift", title="Lift")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def risk_value_grid(export: pd.DataFrame) -> pd.DataFrame:
+    value = pd.qcut(export["value_at_stake"].rank(method="first"), 3,
+                    labels=["low value", "mid value", "high value"])
+    grid = pd.crosstab(export["risk_tier"], value)
+    batch = pd.crosstab(export["risk_tier"], value, values=export["in_budget"], aggfunc="sum")
+    cells = grid.astype(str) + " (" + batch.fillna(0).astype(int).astype(str) + " in batch)"
+    return cells.reindex([t for t in ("high", "medium", "low") if t in cells.index])
+
+
+def build_report(reports: Path = Path("reports"), exports: Path = Path("exports")) -> str:
+    for needed in ("metrics.json", "score.json"):
+        if not (reports / needed).exists():
+            raise ChurnError(f"{reports / needed} not found: run `churn run` first")
+    metrics, score = read_json(reports / "metrics.json"), read_json(reports / "score.json")
+    export = pd.read_parquet(exports / f"churn_scores_{score['as_of']}.parquet")
+    plots = reports / "plots"
+    curve_images = [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
+                    for kind in ("gains", "calibration")]
+    curve_images.insert(1, _png(_lift_figure(pd.read_csv(plots / "gains.csv"))))
+    confusion_path = plots / "reason_confusion.csv"
+    confusion = pd.read_csv(confusion_path) if confusion_path.exists() else pd.DataFrame()
+    products = read_json(reports / "products.json") if (reports / "products.json").exists() \
+        else {"classes": {}, "note": "no product matrix"}
+    product_png = reports / "product_matrix.png"
+    drift = read_json(reports / "drift.json") if (reports / "drift.json").exists() else None
+    top = export[export["risk_tier"] != "low"].nlargest(20, "value_at_stake")[
+        ["customer_id", "churn_probability", "value_at_stake", "reason", "top_drivers",
+         "action", "channel", "offer"]]
+    baselines = [b["all"]["roc_auc"] for b in metrics["baselines"].values()]
+    env = Environment(autoescape=select_autoescape(default=True))
+    from markupsafe import Markup
+
+    return env.from_string(TEMPLATE).render(
+        as_of=score["as_of"], model=score["model"], score=score,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        model_auc=metrics["model"]["all"]["roc_auc"], best_baseline_auc=max(baselines),
+        curve_images=curve_images, reason_image=_png(_reason_figure(score, confusion)),
+        truth=metrics.get("reasons"),
+        grid_html=Markup(risk_value_grid(export).to_html(classes="grid-table")),
+        products=products,
+        products_image=base64.b64encode(product_png.read_bytes()).decode()
+        if product_png.exists() else None,
+        drift=drift,
+        drift_html=Markup(pd.DataFrame(drift["features"]).head(15).to_html(index=False))
+        if drift else "",
+        top_html=Markup(top.to_html(index=False, float_format=lambda v: f"{v:,.2f}",
+                                    table_id="top-customers")),
+    )
+
+
+def write_report(out: Path = Path("reports/churn_report.html"), **kwargs) -> Path:
+    html = build_report(**kwargs)
+    return write_with(out, lambda tmp: tmp.write_text(html))
