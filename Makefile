@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install run test lint bench clean
+.PHONY: install browser run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,7 +15,13 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/dvc repro
 
-test: install
+# headless Chromium renders the HTML report in a test (Debian package, needs root)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	  echo "could not install chromium: the report test will fail (apt-get install chromium)"
+
+test: install browser
 	$(VENV)/bin/pytest
 
 lint: install

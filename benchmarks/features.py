@@ -8,10 +8,13 @@ sorted by time; reused when already present) and measures, each run in a fresh s
 - 1 snap:   the feature stage (connect_canonical + build + to_parquet) at cutoffs=[as_of];
 - 12 snaps: the same at 11 training cutoffs 30 days apart ending at as_of - 365, plus as_of.
 
-Reported per measurement: median wall seconds over the repeats (connect .. Parquet written,
-interpreter start and imports excluded), the child's peak RSS (from os.wait4, i.e. the child's
-own rusage) and the ratio to the floor. Bars: at 10M orders one snapshot within 3x the floor
-and under 3 GB peak; 12 snapshots within 8x the floor.
+Reported per measurement: median and best wall seconds over the repeats (connect .. Parquet
+written; interpreter start and imports excluded), the CPU seconds of all the child's threads
+over the same span (less sensitive than wall time to other work on the machine), the child's
+peak RSS over the repeats (from os.wait4, i.e. that child's own rusage, imports included) and
+the median's ratio to the floor's. Bars: at 10M orders one snapshot within 3x the floor and
+under 3 GB (3e9 bytes) peak; 12 snapshots within 8x the floor. The load average is printed
+before and after: on a shared machine, treat ratios as noisy.
 
 Run from the repository root:
 
@@ -103,6 +106,10 @@ def as_of_of(folder: Path) -> date:
 
     ts = pq.read_table(folder / "orders.parquet", columns=["order_ts"]).column("order_ts")
     return pc.max(ts).as_py().date()
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def cutoffs_for(kind: str, as_of: date) -> list[date]:
@@ -298,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = args.workdir or Path(tempfile.gettempdir()) / "churn-bench-features"
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"workdir {workdir}; {os.cpu_count()} CPUs; {repeats} run(s) per measurement; "
-          "timings are wall clock on a shared machine, so expect noise", flush=True)
+          f"load average {load()} (other work on the machine skews wall times)", flush=True)
     results: list[Result] = []
     for size in sizes:
         folder = ensure_orders(workdir, size)
@@ -309,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(results))
     print()
     print("\n".join(bars(results)))
+    print(f"\n{os.cpu_count()} CPUs; load average at the end {load()}")
 
 
 if __name__ == "__main__":
