@@ -102,8 +102,8 @@ def main() -> None:
         peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
         runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "peak_mib": peak / 1024})
     med = statistics.median(r["seconds"] for r in runs)
-    print(f"| customers | at risk (explained) | trees | median s (score+explain+recommend / "
-          f"products) | customers per minute | peak MiB |\n|---|---|---|---|---|---|")
+    print("| customers | at risk (explained) | trees | median s (score+explain+recommend / "
+          "products) | customers per minute | peak MiB |\n|---|---|---|---|---|---|")
     r = runs[0]
     print(f"| {args.customers:,} | {r['at_risk']:,} | {r['trees']} | {med:.1f} "
           f"({statistics.median(x['score_explain_recommend'] for x in runs):.1f} / "

@@ -19,7 +19,8 @@ def training_cutoffs(first_order: date, as_of: date, horizon_days: int, every_da
         raise ChurnError(
             f"no training cutoff fits: data starts {first_order}, as_of is {as_of}, horizon "
             f"{horizon_days} days and {min_history_days} days of history are needed "
-            f"(first possible as_of: {first_order + timedelta(days=min_history_days + horizon_days)})"
+            f"(first possible as_of: "
+            f"{first_order + timedelta(days=min_history_days + horizon_days)})"
             ". Use a shorter churn.horizon_days or a later --as-of"
         )
     return sorted(cutoffs)

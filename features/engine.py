@@ -1,4 +1,4 @@
-"""Point-in-time features and labels for many cutoffs in one pass, written once as Ibis expressions.
+"""Point-in-time features and labels for many cutoffs in one pass, written once in Ibis.
 
 Every block joins its events to the cutoffs table on `event_date <= cutoff` and aggregates per
 (customer_id, cutoff), so a feature at T can only see events at or before T; labels look only at
@@ -317,7 +317,8 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     if p.score_max_lapsed_days is not None:
         keep = keep & (out.labelled | (lapsed <= p.score_max_lapsed_days))
     out = out.filter(keep)
-    churned = ibis.ifelse(out.labelled, 1 - out.bought_after.fill_null(0), ibis.null()).cast("int8")
+    churned = ibis.ifelse(out.labelled, 1 - out.bought_after.fill_null(0), ibis.null())
+    churned = churned.cast("int8")
     out = out.mutate(churned=churned,
                      split=ibis.ifelse(out.labelled, "train", "score"))
     feature_cols = [out[n].cast("float64").name(n) for n in names]

@@ -1,4 +1,4 @@
-"""Every feature, declared once: name, meaning, the tables it needs, and the churn cause it informs.
+"""Every feature, declared once: name, meaning, tables it needs, and the churn cause it informs.
 
 The registry drives what the engine computes (a feature whose inputs a shop lacks is skipped),
 the generated feature table in docs/features.md, and the aggregation of per-customer SHAP values

@@ -8,7 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-AXES = {"roc": ("fpr", "tpr", "ROC"), "precision_recall": ("recall", "precision", "Precision-recall"),
+AXES = {"roc": ("fpr", "tpr", "ROC"),
+        "precision_recall": ("recall", "precision", "Precision-recall"),
         "gains": ("share_contacted", "share_of_churners", "Cumulative gains"),
         "calibration": ("mean_predicted", "observed_rate", "Calibration")}
 

@@ -52,7 +52,8 @@ def _pct(code: str, share: pd.Series | float) -> pd.Series | str:
 
 def recommend(scored: pd.DataFrame, p: RecommendParams) -> pd.DataFrame:
     """action, channel, offer, product_classes (comma-separated target classes) per customer.
-    `scored` needs: at_risk, reason, membership_tier, one_time_buyer, recency_days, yearly_spend."""
+    `scored` needs at_risk, reason, membership_tier, one_time_buyer, recency_days, yearly_spend.
+    """
     cap = p.max_discount
     high_value = scored["yearly_spend"] > scored["yearly_spend"].quantile(p.high_value_quantile)
     one_time = scored["one_time_buyer"] == 1

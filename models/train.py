@@ -1,4 +1,4 @@
-"""Fit LightGBM on the past, stop early on a later slice, calibrate on data held out from fitting."""
+"""Fit LightGBM on the past, stop early on a later slice, calibrate on data held out from it."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ DataOpt = Annotated[Path | None, typer.Option("--data", help="Shop folder or ord
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Cutoff date YYYY-MM-DD; "
                                                  "overrides as_of (default: last order date).")]
 HorizonOpt = Annotated[int | None, typer.Option("--horizon-days", min=1,
-                                                help="Churn horizon; overrides churn.horizon_days.")]
+                                                help="Overrides churn.horizon_days.")]
 
 
 def _overrides(data: Path | None, as_of: str | None, horizon_days: int | None) -> dict:
@@ -72,7 +72,7 @@ def _overrides(data: Path | None, as_of: str | None, horizon_days: int | None) -
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the shop's tables into.")],
     customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same shop.")] = 42,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same shop.")] = 42,
 ) -> None:
     """Write a synthetic shop (all six tables) and its churn-cause truth file.
 

@@ -19,8 +19,14 @@ from models.plots import curve_figure
 from models.reasons import reason_metrics
 from models.scoring import explain
 from models.split import time_split
-from models.tracking import (GateDecision, apply_gate, champion_version, flatten,
-                             load_churn_model, setup)
+from models.tracking import (
+    GateDecision,
+    apply_gate,
+    champion_version,
+    flatten,
+    load_churn_model,
+    setup,
+)
 from pipeline.io import read_json, write_json, write_with
 from pipeline.params import get, load_params
 
@@ -55,7 +61,8 @@ def champion_score(name: str, this_version: str, valid: pd.DataFrame, metric: st
         return champ, None
 
 
-def evaluate_reasons(model, valid: pd.DataFrame, truth_path: Path, sp) -> tuple[dict, pd.DataFrame]:
+def evaluate_reasons(model, valid: pd.DataFrame, truth_path: Path,
+                     sp) -> tuple[dict, pd.DataFrame]:
     """Backtest of the reason buckets: among validation customers who actually lapsed, the
     reason from SHAP vs the cause the synthetic shop planted (only the generator has a truth)."""
     truth = pd.read_parquet(truth_path, columns=["customer_id", "cause"])

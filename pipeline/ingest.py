@@ -42,7 +42,7 @@ def read_table(input_path: Path, table: str, fmt: TableFormat) -> tuple[pd.DataF
 
 
 def ingest(input_path: Path, data_params: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict]:
-    """All tables of a shop in canonical form, and the ingest report. Pure but for reading files."""
+    """All tables of a shop in canonical form, and the ingest report."""
     tables_cfg = data_params.get("tables") or {}
     max_bad = float(data_params.get("max_bad_date_share", 0.01))
     fmts = {t: TableFormat.from_params(tables_cfg.get(t)) for t in TABLES}

@@ -17,7 +17,7 @@ SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt", ".dat")
 
 @dataclass(frozen=True)
 class TableFormat:
-    """How one table's file is laid out; every field comes from params.yaml `data.tables.<name>`."""
+    """How one table's file is laid out; fields come from params.yaml `data.tables.<name>`."""
 
     file: str | None = None
     format: str = "auto"  # auto | csv | parquet | whitespace

@@ -163,7 +163,6 @@ def generate(cfg: ShopConfig = ShopConfig()) -> tuple[dict[str, pd.DataFrame], p
                                       sale_affinity, incident_at)
     m = len(cust)
     seg_o = segment[cust]
-    on_sale = cal.sale[day]
     after_incident = (seg_o == "satisfaction") & (order_no > incident_at[cust])
     at_incident = (seg_o == "satisfaction") & (order_no == incident_at[cust])
 
@@ -226,7 +225,8 @@ def generate(cfg: ShopConfig = ShopConfig()) -> tuple[dict[str, pd.DataFrame], p
         "discount": np.round(list_price * depth * qty, 2),
     })
     per_order = items.assign(line=items.quantity * items.unit_price).groupby(
-        item_order).agg(amount=("line", "sum"), discount=("discount", "sum"), qty=("quantity", "sum"))
+        item_order).agg(amount=("line", "sum"), discount=("discount", "sum"),
+                        qty=("quantity", "sum"))
 
     # --- orders, returns, reviews -------------------------------------------------------------
     ts = cal.days[day] + pd.to_timedelta(rng.integers(7 * 3600, 23 * 3600, m), unit="s")

@@ -34,7 +34,7 @@ def write_csv(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """A fresh copy of the project (code, dvc.yaml, params.yaml, DVC config) in its own git repo."""
+    """A fresh copy of the project (code, dvc.yaml, params.yaml, DVC config) in a git repo."""
     dest = tmp_path / "project"
     dest.mkdir()
     for name in ("pipeline", "features", "models"):

@@ -10,8 +10,16 @@ from sklearn.metrics import brier_score_loss
 from models.baselines import btyd_inputs
 from models.metrics import expected_calibration_error, score_metrics, top_decile_lift
 from models.split import stable_bucket, time_split
-from models.tracking import (CHAMPION, CHALLENGER, apply_gate, champion_version, decide,
-                             load_churn_model, log_model, setup)
+from models.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    apply_gate,
+    champion_version,
+    decide,
+    load_churn_model,
+    log_model,
+    setup,
+)
 from models.train import TrainParams, train_model
 
 FAST = TrainParams(n_estimators=80, learning_rate=0.1, early_stopping_rounds=10)

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from pipeline.export import EXPORT_COLUMNS, read_table
-
 from tests.conftest import set_params
 
 
@@ -33,8 +32,9 @@ def ran(output: str) -> set[str]:
 @pytest.fixture(scope="module")
 def repro_project(tmp_path_factory):
     """The project copy after a first full `dvc repro` (module-scoped: it takes a while)."""
-    from tests.conftest import ROOT
     import shutil
+
+    from tests.conftest import ROOT
 
     dest = tmp_path_factory.mktemp("e2e") / "project"
     dest.mkdir()

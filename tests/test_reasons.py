@@ -9,8 +9,13 @@ import pytest
 
 from features.registry import families
 from models.explain import contributions
-from models.reasons import (assign_reasons, family_contributions, reason_metrics,
-                            reference_profile, top_drivers)
+from models.reasons import (
+    assign_reasons,
+    family_contributions,
+    reason_metrics,
+    reference_profile,
+    top_drivers,
+)
 
 FAMILY = {"one_time_buyer": "forgot", "visits_since_last_order": "forgot",
           "discount_share": "price", "return_rate": "satisfaction", "recency_days": "general"}
