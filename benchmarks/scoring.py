@@ -19,29 +19,13 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import json
-import resource
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def make_population(features: Path, n: int, seed: int = 0) -> pd.DataFrame:
-    frame = pd.read_parquet(features)
-    snapshot = frame[frame["split"] == "score"]
-    rng = np.random.default_rng(seed)
-    out = snapshot.sample(n, replace=True, random_state=seed).reset_index(drop=True)
-    for col in out.columns:
-        if out[col].dtype.kind == "f" and out[col].nunique() > 10:
-            out[col] = out[col] * rng.normal(1.0, 0.05, n)
-    out["customer_id"] = [f"c{i:08d}" for i in range(n)]
-    return out
+from benchmarks.common import ROOT, measured_runs, resample
 
 
 def child(population: Path, features: Path, products: Path) -> None:
@@ -92,15 +76,9 @@ def main() -> None:
         child(*map(Path, args.child))
         return
     population = Path("/tmp") / f"churn_bench_population_{args.customers}.parquet"
-    make_population(Path(args.features), args.customers).to_parquet(population)
-    runs = []
-    for _ in range(args.repeats):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        out = subprocess.run([sys.executable, __file__, "--child", str(population),
-                              args.features, args.products], capture_output=True, text=True,
-                             check=True, cwd=ROOT)
-        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "peak_mib": peak / 1024})
+    frame = pd.read_parquet(args.features)
+    resample(frame[frame["split"] == "score"], args.customers).to_parquet(population)
+    runs = measured_runs(__file__, [str(population), args.features, args.products], args.repeats)
     med = statistics.median(r["seconds"] for r in runs)
     print("| customers | at risk (explained) | trees | median s (score+explain+recommend / "
           "products) | customers per minute | peak MiB |\n|---|---|---|---|---|---|")

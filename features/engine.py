@@ -138,8 +138,10 @@ def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
         pr = ibis.percent_rank().over(ibis.window(group_by="cutoff", order_by=order_by))
         return ibis.least(5, (pr * 5).floor().cast("int64") + 1)
 
+    # rank spend in cents: engines add floats in different orders, and the last bits must not
+    # move a customer across a quintile boundary
     base = base.mutate(r_score=score(ibis.desc("recency_days")), f_score=score("frequency"),
-                       m_score=score("monetary_total"))
+                       m_score=score(base.monetary_total.round(2)))
     base = base.mutate(rfm_score=_.r_score + _.f_score + _.m_score)
     tier = ibis.cases(*[(base.rfm_score >= floor, name)
                         for name, floor in sorted(tiers.items(), key=lambda kv: -kv[1])],

@@ -11,12 +11,12 @@ from typing import Any
 
 import ibis
 
-from features.contract import TABLES
 from features.cutoffs import training_cutoffs
 from features.engine import FeatureParams, build
 from features.registry import REGISTRY
+from pipeline.engines import connect, read_canonical, write_parquet
 from pipeline.errors import ChurnError
-from pipeline.io import atomic_path, write_json
+from pipeline.io import write_json
 from pipeline.params import get, load_params
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,11 @@ def feature_params(params: dict[str, Any]) -> FeatureParams:
     )
 
 
-def connect_canonical(canonical: Path) -> tuple[ibis.BaseBackend, dict[str, ibis.Table]]:
-    con = ibis.duckdb.connect()
-    tables = {name: con.read_parquet(canonical / f"{name}.parquet", table_name=name)
-              for name in TABLES if (canonical / f"{name}.parquet").exists()}
-    if "orders" not in tables:
-        raise ChurnError(f"{canonical}: no orders.parquet; run the ingest stage first")
-    return con, tables
+def connect_canonical(canonical: Path, params: dict[str, Any] | None = None
+                      ) -> tuple[ibis.BaseBackend, dict[str, ibis.Table]]:
+    """The canonical tables on the configured engine (params.yaml `engine`, default duckdb)."""
+    con = connect(params or {})
+    return con, read_canonical(con, canonical)
 
 
 def resolve_as_of(params: dict[str, Any], orders: ibis.Table) -> tuple[date, date]:
@@ -64,16 +62,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     fp = feature_params(params)
-    con, tables = connect_canonical(Path(args.canonical))
+    con, tables = connect_canonical(Path(args.canonical), params)
     as_of, first = resolve_as_of(params, tables["orders"])
     f = params.get("features") or {}
     cutoffs = training_cutoffs(first, as_of, fp.horizon_days,
                                int(f.get("snapshot_every_days", 30)), int(f.get("snapshots", 12)),
                                int(f.get("min_history_days", 90)))
     expr, names = build(tables, [*cutoffs, as_of], as_of, fp)
-    with atomic_path(args.out) as tmp:
-        con.to_parquet(expr, tmp)
-    per_cutoff = con.read_parquet(args.out).group_by(["cutoff", "split"]).aggregate(
+    write_parquet(con, expr, args.out)
+    per_cutoff = ibis.duckdb.connect().read_parquet(f"{args.out}/**/*.parquet" if Path(
+        args.out).is_dir() else args.out).group_by(["cutoff", "split"]).aggregate(
         customers=ibis._.count(), churn_rate=ibis._.churned.mean()).order_by("cutoff").execute()
     write_json({
         "as_of": as_of.isoformat(),

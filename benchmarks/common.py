@@ -1,0 +1,38 @@
+"""Shared by the benchmark scripts: measured runs in fresh processes, resampled populations."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def resample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    """n rows drawn with replacement, continuous features jittered by 5% so rows are not
+    copies of each other (copies would flatter the de-duplicated SHAP)."""
+    rng = np.random.default_rng(seed)
+    out = frame.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+    for col in out.columns:
+        if out[col].dtype.kind == "f" and out[col].nunique() > 10:
+            out[col] = out[col] * rng.normal(1.0, 0.05, n)
+    out["customer_id"] = [f"c{i:08d}" for i in range(n)]
+    return out
+
+
+def measured_runs(script: str, child_args: list[str], repeats: int) -> list[dict]:
+    """Run `script --child ...` `repeats` times; each prints one JSON line. Adds peak_mib: the
+    children's running-maximum RSS (ru_maxrss), so the largest run's peak."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, script, "--child", *child_args],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "peak_mib": peak})
+    return runs

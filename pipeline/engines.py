@@ -1,0 +1,79 @@
+"""Where the Ibis expressions run: embedded DuckDB (default) or a Spark session, chosen by
+params.yaml `engine`. The feature code is the same on both."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from features.contract import TABLES
+from pipeline.errors import ChurnError
+
+
+def spark_session(spark: dict[str, Any] | None = None):
+    """A Spark session set up against the known traps: Java 17+, UTC session time zone,
+    PYSPARK_PYTHON = this venv's python, a temporary warehouse dir, no UI."""
+    spark = spark or {}
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ChurnError("engine: spark needs pyspark: pip install -e '.[spark]'") from exc
+    java = shutil.which("java")
+    if java is None:
+        raise ChurnError("engine: spark needs Java 17 or newer on PATH (java not found)")
+    version = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    major = version.split('"')[1].split(".")[0] if '"' in version else "0"
+    if major.isdigit() and int(major) < 17:
+        raise ChurnError(f"engine: spark needs Java 17 or newer; found {version.splitlines()[0]}")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (SparkSession.builder.master(str(spark.get("master") or "local[*]"))
+               .appName("churn-pipeline")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="churn-spark-"))
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "8"))
+    for key, value in (spark.get("conf") or {}).items():
+        builder = builder.config(key, str(value))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect(params: dict[str, Any]) -> ibis.BaseBackend:
+    engine = params.get("engine") or "duckdb"
+    if engine == "duckdb":
+        return ibis.duckdb.connect()
+    if engine == "spark":
+        return ibis.pyspark.connect(spark_session(params.get("spark")))
+    raise ChurnError(f"params.yaml engine: {engine!r} is not one of duckdb, spark")
+
+
+def read_canonical(con: ibis.BaseBackend, canonical: Path) -> dict[str, ibis.Table]:
+    tables = {name: con.read_parquet(str(canonical / f"{name}.parquet"), table_name=name)
+              for name in TABLES if (canonical / f"{name}.parquet").exists()}
+    if "orders" not in tables:
+        raise ChurnError(f"{canonical}: no orders.parquet; run the ingest stage first")
+    return tables
+
+
+def write_parquet(con: ibis.BaseBackend, expr: ibis.Table, target: str | Path) -> Path:
+    """Write the expression's rows as Parquet, atomically. DuckDB writes one file; Spark writes
+    a folder of part files (pandas and DuckDB read either)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.unlink(missing_ok=True)
+    con.to_parquet(expr, str(tmp))
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
