@@ -45,9 +45,17 @@ def explain(model: ChurnModel, X: pd.DataFrame, sp: ScoreParams) -> pd.DataFrame
     return reasons
 
 
-def score_customers(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
-                    rp: RecommendParams) -> pd.DataFrame:
-    """Every eligible customer: probability, tier, value at stake, reason, drivers, action."""
+ROW_COLUMNS = {  # what score_rows returns, in order, with the types Spark needs
+    "customer_id": "string", "membership_tier": "string", "one_time_buyer": "double",
+    "recency_days": "double", "churn_probability": "double", "risk_tier": "string",
+    "at_risk": "boolean", "yearly_spend": "double", "value_at_stake": "double",
+    "reason": "string", "reason_confidence": "double", "top_drivers": "string",
+}
+
+
+def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams) -> pd.DataFrame:
+    """Per customer, needing no other row: probability, tier, value at stake, reason, drivers.
+    Safe to run on any partition of the customers (Spark's mapInPandas does)."""
     out = snapshot[["customer_id", "membership_tier", "one_time_buyer", "recency_days"]].copy()
     p = model.predict_proba(snapshot)
     out["churn_probability"] = np.round(p, 6)
@@ -63,6 +71,20 @@ def score_customers(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
         why = explain(model, snapshot.loc[explained], sp)
         for col in ("reason", "reason_confidence", "top_drivers"):
             out.loc[explained, col] = why[col].to_numpy()
-    out = out.join(recommend(out, rp))
+    return out.astype({"one_time_buyer": "float64", "recency_days": "float64"})[
+        list(ROW_COLUMNS)]
+
+
+def finish(rows: pd.DataFrame, rp: RecommendParams) -> pd.DataFrame:
+    """What needs all customers at once: high-value cut, actions, the contact budget.
+    Sorted by customer_id so every engine gives the same rows in the same order."""
+    rows = rows.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    out = rows.join(recommend(rows, rp))
     out["in_budget"] = contact_budget(out, rp)
     return out
+
+
+def score_customers(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
+                    rp: RecommendParams) -> pd.DataFrame:
+    """Every eligible customer: probability, tier, value at stake, reason, drivers, action."""
+    return finish(score_rows(snapshot, model, sp), rp)

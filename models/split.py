@@ -27,6 +27,11 @@ def stable_bucket(ids: pd.Series, buckets: int = 100) -> np.ndarray:
         dtype=np.int64, count=len(ids))
 
 
+def md5_threshold(fraction: float) -> str:
+    """Keep ids whose md5 hex starts below this: a sample any engine can draw identically."""
+    return f"{min(int(fraction * 16**8), 16**8 - 1):08x}"
+
+
 def time_split(frame: pd.DataFrame) -> Split:
     labelled = frame[frame["split"] == "train"]
     cutoffs = sorted(labelled["cutoff"].unique())

@@ -14,7 +14,7 @@ import pandas as pd
 from ibis import _
 
 from models.recommend import RecommendParams, suggest_products
-from models.scoring import ScoreParams, score_customers
+from models.scoring import ScoreParams, finish, score_rows
 from models.tracking import champion_version, load_churn_model, setup
 from pipeline.errors import ChurnError
 from pipeline.export import write_files, write_table
@@ -76,11 +76,17 @@ def main(argv: list[str] | None = None) -> None:
         raise ChurnError(f"no '{name}@champion' model in MLflow yet: run the train and evaluate "
                          "stages first (dvc repro)")
     model = load_churn_model(f"models:/{name}@champion")
-    frame = pd.read_parquet(args.features, filters=[("split", "==", "score")])
-    con, tables = connect_canonical(Path(args.canonical))
+    con, tables = connect_canonical(Path(args.canonical), params)
     as_of, _first = resolve_as_of(params, tables["orders"])
     rp, sp = recommend_params(params), score_params(params)
-    scored = score_customers(frame, model, sp, rp)
+    if (params.get("engine") or "duckdb") == "spark":
+        from pipeline.spark_scoring import spark_score_rows
+
+        rows = spark_score_rows(con._session, Path(args.features), model, sp)
+    else:
+        rows = score_rows(pd.read_parquet(args.features, filters=[("split", "==", "score")]),
+                          model, sp)
+    scored = finish(rows, rp)
 
     matrix = pd.read_parquet(args.products)
     if matrix.empty:

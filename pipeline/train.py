@@ -10,13 +10,31 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from models.split import time_split
+from models.split import md5_threshold, time_split
 from models.tracking import files_hash, flatten, log_model, setup
 from models.train import TrainParams, train_model
 from pipeline.io import read_json, write_json
 from pipeline.params import get, load_params
 
 log = logging.getLogger(__name__)
+
+
+def read_training_rows(path: Path, sample_customers: int | None) -> pd.DataFrame:
+    """The labelled rows, on one machine. With `train.sample_customers`, a deterministic
+    customer sample: md5(customer_id) below a threshold, the same whichever engine wrote the
+    features, so DuckDB and Spark runs train on the same customers."""
+    import duckdb
+
+    source = f"{path}/**/*.parquet" if path.is_dir() else str(path)
+    con = duckdb.connect()
+    where = "split = 'train'"
+    if sample_customers:
+        n = con.execute(f"SELECT count(DISTINCT customer_id) FROM read_parquet('{source}') "
+                        f"WHERE {where}").fetchone()[0]
+        if n > sample_customers:
+            cut = md5_threshold(sample_customers / n)
+            where += f" AND substr(md5(customer_id), 1, 8) < '{cut}'"
+    return con.execute(f"SELECT * FROM read_parquet('{source}') WHERE {where}").df()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     feat_report = read_json(args.features_report)
     names = feat_report["features"]
-    frame = pd.read_parquet(args.features)
+    frame = read_training_rows(Path(args.features), get(params, "train.sample_customers"))
     split = time_split(frame)
     tp = TrainParams.from_params(params.get("train") or {}, int(get(params, "base.seed", 42)))
     model, info = train_model(split, names, tp)
