@@ -24,6 +24,12 @@ browser:
 test: install browser
 	$(VENV)/bin/pytest
 
+bench: install
+	$(PY) benchmarks/features.py
+	$(PY) benchmarks/train.py
+	$(PY) benchmarks/scoring.py
+	$(PY) benchmarks/reasons.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import resource
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,12 +27,16 @@ def resample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def measured_runs(script: str, child_args: list[str], repeats: int) -> list[dict]:
-    """Run `script --child ...` `repeats` times; each prints one JSON line. Adds peak_mib: the
-    children's running-maximum RSS (ru_maxrss), so the largest run's peak."""
+    """Run `script --child ...` `repeats` times; each prints one JSON line. Adds peak_mib, that
+    child's own peak RSS (os.wait4), not a running maximum over all children."""
     runs = []
     for _ in range(repeats):
-        out = subprocess.run([sys.executable, script, "--child", *child_args],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        runs.append({**json.loads(out.stdout.strip().splitlines()[-1]), "peak_mib": peak})
+        proc = subprocess.Popen([sys.executable, script, "--child", *child_args], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"benchmark child failed ({status}): {script} {child_args}")
+        runs.append({**json.loads(out.strip().splitlines()[-1]),
+                     "peak_mib": usage.ru_maxrss / 1024})
     return runs

@@ -78,11 +78,13 @@ def _sale_weeks(orders: ir.Table, p: FeatureParams) -> ir.Table:
 
 def orders_block(orders: ir.Table, cuts: ir.Table, p: FeatureParams) -> ir.Table:
     """RFM, timing, spend windows, sale-week and discount behaviour."""
-    tiebreak = ["order_id"] if "order_id" in orders.columns else []
-    w = ibis.window(group_by="customer_id", order_by=["order_ts", *tiebreak])
-    o = orders.mutate(gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"))
-    o = o.mutate(week=_.order_date.truncate("W"))
-    o = o.left_join(_sale_weeks(orders, p), "week").drop("week", "week_right")
+    # one window for both neighbours; tied timestamps give zero gaps in any order
+    w = ibis.window(group_by="customer_id", order_by="order_ts")
+    o = orders.mutate(gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"),
+                      next_date=_.order_date.lead().over(w))
+    sale = _sale_weeks(orders, p)
+    o = o.mutate(is_sale=o.order_date.truncate("W").isin(sale.filter(sale.is_sale == 1).week)
+                 .cast("int8"))
     j = o.join(cuts, o.order_date <= cuts.cutoff)
     age = _days(j.cutoff, j.order_date)
     metrics = dict(
@@ -97,6 +99,10 @@ def orders_block(orders: ir.Table, cuts: ir.Table, p: FeatureParams) -> ir.Table
         gap_median=_.gap.median(),
         gap_std=_.gap.std(),
         sale_orders=_.is_sale.sum(),
+        # the latest "next order" of orders up to T is the first order after T (or null)
+        next_after=_.next_date.max(),
+        labelled=_.labelled.max(),
+        label_end=_.label_end.max(),
         spend_prev180=ibis.ifelse((age >= 180) & (age < 360), j.amount, 0.0).sum(),
     )
     for d in (30, 90, 180, 365):
@@ -258,13 +264,6 @@ def events_block(events: ir.Table, base: ir.Table, cuts: ir.Table) -> ir.Table:
     )
 
 
-def labels(orders: ir.Table, cuts: ir.Table) -> ir.Table:
-    """(customer_id, cutoff) pairs with a completed order in (T, T + horizon]."""
-    lc = cuts.filter(cuts.labelled)
-    j = orders.join(lc, (orders.order_date > lc.cutoff) & (orders.order_date <= lc.label_end))
-    return j.select(*KEY).distinct().mutate(bought_after=ibis.literal(1, "int8"))
-
-
 def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
           p: FeatureParams) -> tuple[ir.Table, list[str]]:
     """The features table (customer_id, cutoff, features..., membership_tier, churned) and
@@ -288,9 +287,7 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
         blocks.append(reviews_block(tables["reviews"], cuts))
     if "events" in tables:
         blocks.append(events_block(tables["events"], base, cuts))
-    blocks.append(labels(orders, cuts))
-
-    out = base.join(cuts.select("cutoff", "labelled"), "cutoff")
+    out = base
     for block in blocks:
         out = out.left_join(block, KEY)
         out = out.drop(*[c for c in out.columns if c.endswith("_right")])
@@ -319,10 +316,12 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     if p.score_max_lapsed_days is not None:
         keep = keep & (out.labelled | (lapsed <= p.score_max_lapsed_days))
     out = out.filter(keep)
-    churned = ibis.ifelse(out.labelled, 1 - out.bought_after.fill_null(0), ibis.null())
-    churned = churned.cast("int8")
+    # label: a completed order in (T, T + horizon]
+    bought = (out.next_after > out.cutoff) & (out.next_after <= out.label_end)
+    churned = ibis.ifelse(out.labelled, ibis.ifelse(bought.fill_null(False), 0, 1),
+                          ibis.null()).cast("int8")
     out = out.mutate(churned=churned,
                      split=ibis.ifelse(out.labelled, "train", "score"))
     feature_cols = [out[n].cast("float64").name(n) for n in names]
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",
-                      "churned").order_by(KEY), names
+                      "churned"), names
