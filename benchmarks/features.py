@@ -8,19 +8,31 @@ sorted by time; reused when already present) and measures, each run in a fresh s
 - 1 snap:   the feature stage (connect_canonical + build + to_parquet) at cutoffs=[as_of];
 - 12 snaps: the same at 11 training cutoffs 30 days apart ending at as_of - 365, plus as_of.
 
+The two feature measurements run on each engine given with --engines: `duckdb` (the default,
+embedded DuckDB, `con.to_parquet`) and/or `spark` (connect_canonical with engine: spark on
+--spark-master, default local[2], written with pipeline.engines.write_parquet: a Parquet
+folder). The floor is always the bare DuckDB query; rows are marked with their engine.
+
 Reported per measurement: median and best wall seconds over the repeats (connect .. Parquet
-written; interpreter start and imports excluded), the CPU seconds of all the child's threads
-over the same span (less sensitive than wall time to other work on the machine), the child's
-peak RSS over the repeats (from os.wait4, i.e. that child's own rusage, imports included) and
-the median's ratio to the floor's. Bars: at 10M orders one snapshot within 3x the floor and
-under 3 GB (3e9 bytes) peak; 12 snapshots within 8x the floor. The load average is printed
-before and after: on a shared machine, treat ratios as noisy.
+written; interpreter start and imports excluded; on Spark this includes starting the JVM and
+the session, which connect does), the CPU seconds of all the child's threads over the same span
+(less sensitive than wall time to other work on the machine; on Spark plus the CPU of the
+child's descendants, i.e. the JVM), the child's peak RSS over the repeats (from os.wait4, i.e.
+that child's own rusage, imports included; this does NOT count the Spark JVM, a grandchild),
+the tree peak (the max over the repeats of the summed RSS of the child and all its descendants,
+polled with psutil every 0.2 s, and at least the wait4 peak; shared pages are counted once per
+process) and the median's ratio to the floor's. Bars: at 10M orders one snapshot within 3x the
+floor and under 3 GB (3e9 bytes) peak; 12 snapshots within 8x the floor. On DuckDB the peak bar
+uses the wait4 peak; on Spark the tree peak (JVM included). The load average is printed before
+and after: on a shared machine, treat ratios as noisy.
 
 Run from the repository root:
 
     .venv/bin/python benchmarks/features.py                 # 1M and 10M orders, 3 repeats
     .venv/bin/python benchmarks/features.py --quick         # 100k orders, 1 repeat (smoke)
     .venv/bin/python benchmarks/features.py --sizes 1000000 --repeats 5 --workdir /tmp/bench
+    .venv/bin/python benchmarks/features.py --engines duckdb spark --sizes 10000000 --repeats 1
+    .venv/bin/python benchmarks/features.py --engines spark --snapshots 1   # skip 12 snapshots
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +57,10 @@ START = datetime(2023, 1, 1)
 SPAN_DAYS = 730
 HORIZON_DAYS = 365
 MEASUREMENTS = ("floor", "1 snapshot", "12 snapshots")
+SNAPSHOT_KINDS = {1: "1 snapshot", 12: "12 snapshots"}
+ENGINES = ("duckdb", "spark")
+FLOOR_ENGINE = "duckdb"  # the floor is a bare DuckDB query whatever the engines measured
+TREE_POLL_SECONDS = 0.2
 BAR_ONE_SNAP_RATIO = 3.0
 BAR_TWELVE_SNAP_RATIO = 8.0
 BAR_PEAK_BYTES = 3 * 10**9
@@ -126,8 +143,23 @@ def sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def child(kind: str, folder: Path, out: Path, cutoffs: list[date],
-          as_of: date) -> dict[str, Any]:
+def descendants_cpu() -> float:
+    """CPU seconds of this process's live descendants (the Spark JVM), including what they
+    reaped (the launcher spark-submit runs before exec-ing the JVM)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
+          engine: str = "duckdb", master: str = "local[2]") -> dict[str, Any]:
     if kind == "floor":
         import duckdb
 
@@ -146,14 +178,32 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date],
         from features.engine import FeatureParams, build
         from pipeline.features import connect_canonical
 
-        t0, c0 = time.perf_counter(), time.process_time()
-        con, tables = connect_canonical(folder)
-        expr, _names = build(tables, cutoffs, as_of, FeatureParams(horizon_days=HORIZON_DAYS))
-        con.to_parquet(expr, out)
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    import duckdb  # already loaded: counting rows adds nothing to the peak
+        if engine == "duckdb":
+            t0, c0 = time.perf_counter(), time.process_time()
+            con, tables = connect_canonical(folder)
+            expr, _names = build(tables, cutoffs, as_of,
+                                 FeatureParams(horizon_days=HORIZON_DAYS))
+            con.to_parquet(expr, out)
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        else:
+            import pyspark.sql  # noqa: F401  (imports excluded from the timing, as on DuckDB)
 
-    rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{sql_str(out)}')").fetchall()
+            from pipeline.engines import write_parquet
+
+            params = {"engine": engine, "spark": {"master": master, "conf": {}}}
+            t0, c0 = time.perf_counter(), time.process_time()
+            con, tables = connect_canonical(folder, params)  # starts the JVM and the session
+            expr, _names = build(tables, cutoffs, as_of,
+                                 FeatureParams(horizon_days=HORIZON_DAYS))
+            write_parquet(con, expr, out)
+            seconds = time.perf_counter() - t0
+            # the JVM started after t0, so all of its CPU falls in the timed span
+            cpu = time.process_time() - c0 + descendants_cpu()
+            con.disconnect()
+    import duckdb  # loaded on DuckDB: counting rows adds nothing to the peak there
+
+    source = out / "*.parquet" if out.is_dir() else out  # Spark writes a folder of part files
+    rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{sql_str(source)}')").fetchall()
     return {"seconds": seconds, "cpu": cpu, "rows": int(rows[0][0])}
 
 
@@ -163,10 +213,12 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date],
 @dataclass
 class Result:
     size: int
+    engine: str
     kind: str
     seconds: list[float]
-    cpus: list[float]  # CPU seconds of all the child's threads over the timed part
-    peaks: list[int]  # bytes
+    cpus: list[float]  # CPU seconds of all the child's threads (and JVM) over the timed part
+    peaks: list[int]  # bytes, the child's own (os.wait4)
+    tree_peaks: list[int]  # bytes, summed RSS of the child and its descendants (psutil)
     rows: int | None
     error: str | None = None
 
@@ -178,66 +230,138 @@ class Result:
     def peak(self) -> int | None:
         return max(self.peaks) if self.peaks else None
 
+    @property
+    def tree_peak(self) -> int | None:
+        return max(self.tree_peaks) if self.tree_peaks else None
 
-def run_once(kind: str, folder: Path, as_of: date, out: Path,
-             timeout: float | None) -> tuple[dict[str, Any] | None, int, str | None]:
-    """(child's report, child's peak RSS in bytes, error) of one fresh-process measurement."""
+
+def remove(path: Path) -> None:
+    """Remove an output: a file (DuckDB) or a folder (Spark), and write_parquet's temporary."""
+    for p in (path, path.with_name(f".{path.name}.tmp")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+class TreeWatch:
+    """Peak summed RSS of a process and its descendants, polled with psutil."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.root = psutil.Process(pid)
+        self.kids: list[Any] = []  # descendants seen at the last poll
+        self.peak = 0
+        self.last = 0.0
+
+    def poll(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < TREE_POLL_SECONDS:
+            return
+        self.last = now
+        try:
+            kids = self.root.children(recursive=True)
+        except self.psutil.Error:  # exited (a zombie until reaped): keep the last list
+            return
+        self.kids = kids
+        total = 0
+        for proc in (self.root, *kids):
+            try:
+                total += proc.memory_info().rss
+            except self.psutil.Error:
+                pass
+        self.peak = max(self.peak, total)
+
+    def end_descendants(self, grace: float) -> None:
+        """Wait for the descendants seen last (the JVM exits when its Python parent does);
+        kill, by process, those still there after `grace` seconds."""
+        _gone, alive = self.psutil.wait_procs(self.kids, timeout=grace)
+        for proc in alive:
+            try:
+                proc.kill()
+            except self.psutil.Error:
+                pass
+        self.psutil.wait_procs(alive, timeout=grace)
+
+
+def run_once(kind: str, folder: Path, as_of: date, out: Path, timeout: float | None,
+             engine: str = "duckdb", master: str = "local[2]"
+             ) -> tuple[dict[str, Any] | None, int, int, str | None]:
+    """(child's report, child's peak RSS, process tree's peak RSS (bytes), error) of one
+    fresh-process measurement."""
     spec = {"kind": kind, "folder": str(folder), "out": str(out), "as_of": as_of.isoformat(),
-            "cutoffs": [c.isoformat() for c in cutoffs_for(kind, as_of)]}
-    out.unlink(missing_ok=True)
+            "cutoffs": [c.isoformat() for c in cutoffs_for(kind, as_of)], "engine": engine,
+            "master": master}
+    remove(out)
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child",
                                  json.dumps(spec)], cwd=ROOT, stdout=stdout, stderr=stderr)
+        tree = TreeWatch(proc.pid)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            tree.poll()
             # wait4 reaps this child and returns its own rusage: the peak is the child's,
             # not the parent's nor the max over every child so far (RUSAGE_CHILDREN)
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if deadline is not None and time.monotonic() > deadline:
+                tree.poll(force=True)
                 proc.kill()
                 pid, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                return None, usage.ru_maxrss * 1024, f"timeout after {timeout:g}s"
+                tree.end_descendants(grace=0)
+                peak = usage.ru_maxrss * 1024
+                return None, peak, max(tree.peak, peak), f"timeout after {timeout:g}s"
             time.sleep(0.05)
+        tree.end_descendants(grace=30)
         proc.returncode = os.waitstatus_to_exitcode(status)
         peak = usage.ru_maxrss * 1024  # KiB on Linux
+        # polls can miss a short spike; the child's own peak is a floor for the tree's
+        tree_peak = max(tree.peak, peak)
         stdout.seek(0)
         stderr.seek(0)
         lines = stdout.read().strip().splitlines()
         if proc.returncode != 0 or not lines:
             tail = stderr.read().strip().splitlines()[-3:]
-            return None, peak, f"exit {proc.returncode}: " + " | ".join(tail)
-        return json.loads(lines[-1]), peak, None
+            return None, peak, tree_peak, f"exit {proc.returncode}: " + " | ".join(tail)
+        return json.loads(lines[-1]), peak, tree_peak, None
 
 
 def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repeats: int,
-            timeout: float | None) -> Result:
-    res = Result(size, kind, [], [], [], None)
-    out = workdir / f"out_{size}_{kind.replace(' ', '_')}.parquet"
+            timeout: float | None, engine: str = "duckdb",
+            master: str = "local[2]") -> Result:
+    res = Result(size, engine, kind, [], [], [], [], None)
+    out = workdir / f"out_{size}_{engine}_{kind.replace(' ', '_')}.parquet"
     for i in range(repeats):
-        report, peak, error = run_once(kind, folder, as_of, out, timeout)
+        report, peak, tree_peak, error = run_once(kind, folder, as_of, out, timeout, engine,
+                                                  master)
         if error is not None:
             res.error = error
-            print(f"  {size:>11,} {kind:<13} run {i + 1}: FAILED {error}", flush=True)
+            print(f"  {size:>11,} {engine:<6} {kind:<13} run {i + 1}: FAILED {error} "
+                  f"(peak {peak / 2**20:.0f} MiB, tree {tree_peak / 2**20:.0f} MiB)",
+                  flush=True)
             break
         assert report is not None
         res.seconds.append(report["seconds"])
         res.cpus.append(report["cpu"])
         res.peaks.append(peak)
+        res.tree_peaks.append(tree_peak)
         res.rows = report["rows"]
-        print(f"  {size:>11,} {kind:<13} run {i + 1}: {report['seconds']:7.2f}s "
-              f"(CPU {report['cpu']:7.2f}s) {peak / 2**20:8.0f} MiB  {report['rows']:,} rows",
-              flush=True)
-    out.unlink(missing_ok=True)
+        print(f"  {size:>11,} {engine:<6} {kind:<13} run {i + 1}: {report['seconds']:7.2f}s "
+              f"(CPU {report['cpu']:7.2f}s) {peak / 2**20:8.0f} MiB (tree "
+              f"{tree_peak / 2**20:.0f} MiB)  {report['rows']:,} rows", flush=True)
+    remove(out)
     return res
 
 
 def table(results: list[Result]) -> str:
     floors = {r.size: r.median for r in results if r.kind == "floor"}
-    rows = ["| orders | measurement | median s | min s | CPU s | peak MiB | x floor "
-            "| output rows |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| orders | engine | measurement | median s | min s | CPU s | peak MiB "
+            "| tree peak MiB | x floor | output rows |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         floor = floors.get(r.size)
         med = r.median
@@ -246,19 +370,25 @@ def table(results: list[Result]) -> str:
         best = f"{min(r.seconds):.2f}" if r.seconds else "-"
         cpu = f"{statistics.median(r.cpus):.1f}" if r.cpus else "-"
         peak = f"{r.peak / 2**20:.0f}" if r.peak is not None else "-"
+        tree = f"{r.tree_peak / 2**20:.0f}" if r.tree_peak is not None else "-"
         rows_out = f"{r.rows:,}" if r.rows is not None else "-"
-        rows.append(f"| {r.size:,} | {r.kind} | {secs} | {best} | {cpu} | {peak} | {ratio} "
-                    f"| {rows_out} |")
-    rows += [f"\n{r.size:,} {r.kind} failed: {r.error}" for r in results if r.error]
+        rows.append(f"| {r.size:,} | {r.engine} | {r.kind} | {secs} | {best} | {cpu} | {peak} "
+                    f"| {tree} | {ratio} | {rows_out} |")
+    rows += [f"\n{r.size:,} {r.engine} {r.kind} failed: {r.error}"
+             for r in results if r.error]
     return "\n".join(rows)
 
 
-def bars(results: list[Result]) -> list[str]:
-    by = {(r.size, r.kind): r for r in results}
-    lines = [f"Bars at {BAR_SIZE:,} orders: 1 snapshot <= {BAR_ONE_SNAP_RATIO:.0f}x the floor "
-             f"and peak < 3 GB ({BAR_PEAK_BYTES / 2**20:.0f} MiB); 12 snapshots <= "
+def bars(results: list[Result], engine: str = "duckdb") -> list[str]:
+    """The bars for one engine. On DuckDB the peak is the child's own (os.wait4), as always;
+    on Spark the process tree's, since the JVM holds the data."""
+    by = {(r.size, r.engine, r.kind): r for r in results}
+    on = "" if engine == "duckdb" else f" ({engine})"
+    lines = [f"Bars{on} at {BAR_SIZE:,} orders: 1 snapshot <= {BAR_ONE_SNAP_RATIO:.0f}x the "
+             f"floor and peak < 3 GB ({BAR_PEAK_BYTES / 2**20:.0f} MiB); 12 snapshots <= "
              f"{BAR_TWELVE_SNAP_RATIO:.0f}x the floor."]
-    floor, one, twelve = (by.get((BAR_SIZE, k)) for k in MEASUREMENTS)
+    floor = by.get((BAR_SIZE, FLOOR_ENGINE, "floor"))
+    one, twelve = (by.get((BAR_SIZE, engine, k)) for k in MEASUREMENTS[1:])
     if floor is None or floor.median is None:
         lines.append(f"  (not evaluated: no {BAR_SIZE:,}-order floor in this run)")
         return lines
@@ -266,16 +396,21 @@ def bars(results: list[Result]) -> list[str]:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
 
-    for res, limit in ((one, BAR_ONE_SNAP_RATIO), (twelve, BAR_TWELVE_SNAP_RATIO)):
+    for kind, res, limit in (("1 snapshot", one, BAR_ONE_SNAP_RATIO),
+                             ("12 snapshots", twelve, BAR_TWELVE_SNAP_RATIO)):
         if res is None or res.median is None:
-            lines.append(f"  {res.kind if res else '?'}: not measured")
+            lines.append(f"  {kind}: not measured")
             continue
         ratio = res.median / floor.median
         lines.append(f"  {res.kind}: {ratio:.1f}x the floor (bar {limit:.0f}x) "
                      f"-> {verdict(ratio <= limit)}")
-    if one is not None and one.peak is not None:
-        lines.append(f"  1 snapshot peak: {one.peak / 2**20:.0f} MiB (bar "
-                     f"{BAR_PEAK_BYTES / 2**20:.0f} MiB) -> {verdict(one.peak < BAR_PEAK_BYTES)}")
+    if engine == "duckdb":
+        one_peak, what = (one.peak if one else None), "peak"
+    else:
+        one_peak, what = (one.tree_peak if one else None), "process-tree peak, JVM included"
+    if one_peak is not None:
+        lines.append(f"  1 snapshot {what}: {one_peak / 2**20:.0f} MiB (bar "
+                     f"{BAR_PEAK_BYTES / 2**20:.0f} MiB) -> {verdict(one_peak < BAR_PEAK_BYTES)}")
     return lines
 
 
@@ -290,6 +425,14 @@ def main(argv: list[str] | None = None) -> None:
                              "so generated data is reused across runs)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds per run before it is killed and reported as failed")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=["duckdb"],
+                        help="engines the feature stage runs on (default: duckdb); the floor "
+                             "is always bare DuckDB")
+    parser.add_argument("--snapshots", type=int, nargs="+", choices=sorted(SNAPSHOT_KINDS),
+                        default=sorted(SNAPSHOT_KINDS),
+                        help="which feature measurements to run (default: 1 12)")
+    parser.add_argument("--spark-master", default="local[2]",
+                        help="Spark master for --engines spark (default: local[2])")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -297,25 +440,34 @@ def main(argv: list[str] | None = None) -> None:
         spec = json.loads(args.child)
         report = child(spec["kind"], Path(spec["folder"]), Path(spec["out"]),
                        [date.fromisoformat(c) for c in spec["cutoffs"]],
-                       date.fromisoformat(spec["as_of"]))
+                       date.fromisoformat(spec["as_of"]), spec.get("engine", "duckdb"),
+                       spec.get("master", "local[2]"))
         print(json.dumps(report))
         return
 
     sizes, repeats = ([100_000], 1) if args.quick else (args.sizes, args.repeats)
     workdir = args.workdir or Path(tempfile.gettempdir()) / "churn-bench-features"
     workdir.mkdir(parents=True, exist_ok=True)
+    engines = list(dict.fromkeys(args.engines))
+    kinds = [SNAPSHOT_KINDS[n] for n in sorted(set(args.snapshots))]
     print(f"workdir {workdir}; {os.cpu_count()} CPUs; {repeats} run(s) per measurement; "
-          f"load average {load()} (other work on the machine skews wall times)", flush=True)
+          f"engines {' '.join(engines)}; load average {load()} (other work on the machine "
+          "skews wall times)", flush=True)
     results: list[Result] = []
     for size in sizes:
         folder = ensure_orders(workdir, size)
         as_of = as_of_of(folder)
-        for kind in MEASUREMENTS:
-            results.append(measure(size, kind, folder, as_of, workdir, repeats, args.timeout))
+        results.append(measure(size, "floor", folder, as_of, workdir, repeats, args.timeout,
+                               FLOOR_ENGINE))
+        for engine in engines:
+            for kind in kinds:
+                results.append(measure(size, kind, folder, as_of, workdir, repeats,
+                                       args.timeout, engine, args.spark_master))
     print()
     print(table(results))
-    print()
-    print("\n".join(bars(results)))
+    for engine in engines:
+        print()
+        print("\n".join(bars(results, engine)))
     print(f"\n{os.cpu_count()} CPUs; load average at the end {load()}")
 
 

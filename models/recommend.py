@@ -104,7 +104,7 @@ def contact_budget(scored: pd.DataFrame, p: RecommendParams) -> pd.Series:
 
 def suggest_products(con, targets: pd.DataFrame, matrix: pd.DataFrame,
                      customer_categories: pd.DataFrame | None, recent: pd.DataFrame,
-                     k: int) -> pd.Series:
+                     k: int, recent_margin: int = 10) -> pd.Series:
     """Up to k product ids per customer from their target classes, in categories they bought
     (when categories are known), not bought by them recently, most popular first."""
     import ibis
@@ -116,7 +116,11 @@ def suggest_products(con, targets: pd.DataFrame, matrix: pd.DataFrame,
         product_class=targets["product_classes"].str.split(",")).explode("product_class")
     tg["class_priority"] = tg.groupby("customer_id").cumcount()
     t = ibis.memtable(tg[["customer_id", "product_class", "class_priority"]])
-    m = ibis.memtable(matrix[["product_id", "category", "product_class", "popularity_rank"]])
+    # only the most popular few per (category, class) can make anyone's top k: keep k plus a
+    # margin for what a customer bought recently, so candidates stay customers x k, not x all
+    shortlist = matrix.sort_values("popularity_rank").groupby(
+        ["category", "product_class"], dropna=False).head(k + recent_margin)
+    m = ibis.memtable(shortlist[["product_id", "category", "product_class", "popularity_rank"]])
     if customer_categories is not None and matrix["category"].notna().any():
         cats = ibis.memtable(customer_categories[["customer_id", "category"]])
         cand = t.join(cats, "customer_id").join(m, ["category", "product_class"])

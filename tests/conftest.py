@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -32,20 +34,29 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def project(tmp_path) -> Path:
+def make_project(dest: Path) -> Path:
     """A fresh copy of the project (code, dvc.yaml, params.yaml, DVC config) in a git repo."""
-    dest = tmp_path / "project"
-    dest.mkdir()
+    dest.mkdir(parents=True)
     for name in ("pipeline", "features", "models"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(ROOT / name, dest / name)
-    (dest / ".dvc").mkdir()
-    shutil.copy(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
-    shutil.copy(ROOT / ".dvc" / ".gitignore", dest / ".dvc" / ".gitignore")
+    shutil.copytree(ROOT / ".dvc", dest / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+def churn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The `churn` CLI in a subprocess, as a user runs it (no stdin, this venv on PATH)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import ibis
 import numpy as np
@@ -20,14 +17,9 @@ from models.train import TrainParams, train_model
 from pipeline.errors import ChurnError
 from pipeline.lock import project_lock
 from pipeline.synth import ShopConfig, generate
+from tests.conftest import churn
 
 FAST = TrainParams(n_estimators=60, learning_rate=0.1, early_stopping_rounds=10)
-
-
-def churn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 def test_psi_on_hand_computed_shares():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipeline.export import EXPORT_COLUMNS, read_table
-from tests.conftest import set_params
+from tests.conftest import churn, make_project, set_params
 
 
 def dvc(project: Path, *args: str) -> str:
@@ -32,18 +32,7 @@ def ran(output: str) -> set[str]:
 @pytest.fixture(scope="module")
 def repro_project(tmp_path_factory):
     """The project copy after a first full `dvc repro` (module-scoped: it takes a while)."""
-    import shutil
-
-    from tests.conftest import ROOT
-
-    dest = tmp_path_factory.mktemp("e2e") / "project"
-    dest.mkdir()
-    for name in ("pipeline", "features", "models"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / ".dvc", dest / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    dest = make_project(tmp_path_factory.mktemp("e2e") / "project")
     set_params(dest, **{"synth.customers": 1500, "evaluate.btyd": False})
     first = dvc(dest, "repro")
     return dest, first
@@ -90,11 +79,7 @@ def test_a_shop_with_only_the_three_required_order_columns(project, small_shop):
     csv = project / "my_orders.csv"
     orders.to_csv(csv, index=False)
     set_params(project, **{"synth.customers": 200, "evaluate.btyd": False})
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--data", str(csv)],
-                            cwd=project, env=env, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL)
+    result = churn("run", "--data", str(csv), cwd=project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     features = json.loads((project / "reports" / "features.json").read_text())
     assert "visits_since_last_order" in features["skipped_features"]
@@ -123,11 +108,8 @@ def chromium_dom(html: Path, tmp: Path) -> str:
 
 def test_drift_and_the_html_report_render_in_headless_chromium(repro_project, tmp_path):
     project, _ = repro_project
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    env.pop("MLFLOW_TRACKING_URI", None)
     for args in (["drift"], ["report"]):
-        result = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=project,
-                                env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        result = churn(*args, cwd=project)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     drift = json.loads((project / "reports" / "drift.json").read_text())
     assert drift["status"] in {"ok", "warn", "alert"} and drift["features"]
