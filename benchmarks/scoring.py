@@ -88,7 +88,7 @@ def main() -> None:
           f"{statistics.median(x['products'] for x in runs):.1f}) | "
           f"{args.customers / med * 60:,.0f} | {max(x['peak_mib'] for x in runs):,.0f} |")
     print("\nbar: >= 1,000,000 customers per minute on 2 cores "
-          "(peak memory is the largest run's; ru_maxrss of children is a running maximum)")
+          "(peak memory: the largest run's own peak RSS)")
 
 
 if __name__ == "__main__":

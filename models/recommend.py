@@ -104,7 +104,7 @@ def contact_budget(scored: pd.DataFrame, p: RecommendParams) -> pd.Series:
 
 def suggest_products(con, targets: pd.DataFrame, matrix: pd.DataFrame,
                      customer_categories: pd.DataFrame | None, recent: pd.DataFrame,
-                     k: int, recent_margin: int = 10) -> pd.Series:
+                     k: int, recent_margin: int = 3) -> pd.Series:
     """Up to k product ids per customer from their target classes, in categories they bought
     (when categories are known), not bought by them recently, most popular first."""
     import ibis
