@@ -126,3 +126,20 @@ def test_drift_and_the_html_report_render_in_headless_chromium(repro_project, tm
     assert dom.count("data:image/png;base64,") >= 5
     top = dom[dom.index('id="top-customers"'):]
     assert top.count("</tr>") == 21  # header + 20 customers
+
+
+def test_retrain_goes_through_the_gate_and_records_drift(repro_project):
+    import mlflow
+
+    project, _ = repro_project
+    result = churn("retrain", cwd=project)
+    decision = json.loads((project / "reports" / "metrics.json").read_text())["promotion"]
+    expected = 0 if decision["promoted"] else 3
+    assert result.returncode == expected, result.stdout[-2000:] + result.stderr[-2000:]
+    assert ("promoted to champion" if decision["promoted"] else "kept the current champion") \
+        in result.stdout
+    trained = json.loads((project / "reports" / "train.json").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{project}/mlflow.db")
+    run = mlflow.get_run(trained["run_id"])
+    assert "drift.score_psi" in run.data.metrics
+    assert run.data.tags["gate.promoted"] == str(decision["promoted"])
