@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
@@ -139,7 +138,3 @@ def train_model(split: Split, features: list[str],
         "reason_reference": model.reason_reference,
     }
     return model, info
-
-
-def predict_valid(model: ChurnModel, valid: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(valid), dtype=float)
