@@ -105,3 +105,18 @@ def schema(table: str, present: list[str] | None = None) -> pa.DataFrameSchema:
 def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Check a canonical frame against the contract; raises pandera's SchemaErrors (lazy)."""
     return schema(table, list(frame.columns)).validate(frame, lazy=True)
+
+
+def ibis_schema(table: str, present: list[str]):
+    """The same contract as a pandera schema for Ibis tables, so it is checked where the data
+    lives (DuckDB or Spark). Types are checked by kind; uniqueness only in pandas (ingest)."""
+    import ibis.expr.datatypes as dt
+    import pandera.ibis as pai
+
+    # timestamps: any precision (Spark reports no scale); `ts_columns_ok` checks the kind
+    kinds = {"id": dt.string, "ts": None, "num": dt.float64, "text": dt.string}
+    spec = TABLES[table]
+    return pai.DataFrameSchema({
+        col: pai.Column(kinds[kind], checks=_CHECKS.get((table, col), []),
+                        nullable=col not in spec.required)
+        for col, kind in spec.columns.items() if col in present})

@@ -13,7 +13,7 @@ from typing import Any
 
 import ibis
 
-from features.contract import TABLES
+from features.contract import TABLES, ibis_schema
 from pipeline.errors import ChurnError
 
 
@@ -77,3 +77,23 @@ def write_parquet(con: ibis.BaseBackend, expr: ibis.Table, target: str | Path) -
         shutil.rmtree(target)
     os.replace(tmp, target)
     return target
+
+
+def validate_tables(tables: dict[str, ibis.Table]) -> None:
+    """Check the canonical tables against the contract where they live (DuckDB or Spark),
+    with pandera's Ibis backend: the checks run as queries, no data is collected."""
+    import pandera.errors
+
+    problems = []
+    for name, table in tables.items():
+        for col, kind in TABLES[name].columns.items():
+            if kind == "ts" and col in table.columns and not table[col].type().is_timestamp():
+                problems.append(f"{name}.{col} is {table[col].type()}, not a timestamp")
+        try:
+            ibis_schema(name, list(table.columns)).validate(table, lazy=True)
+        except pandera.errors.SchemaErrors as exc:
+            cases = exc.schema_errors if hasattr(exc, "schema_errors") else []
+            detail = "; ".join(str(e).splitlines()[0][:160] for e in cases[:5]) or str(exc)[:300]
+            problems.append(f"{name}: {detail}")
+    if problems:
+        raise ChurnError("canonical tables break the data contract: " + " | ".join(problems))

@@ -14,7 +14,7 @@ import ibis
 from features.cutoffs import training_cutoffs
 from features.engine import FeatureParams, build
 from features.registry import REGISTRY
-from pipeline.engines import connect, read_canonical, write_parquet
+from pipeline.engines import connect, read_canonical, validate_tables, write_parquet
 from pipeline.errors import ChurnError
 from pipeline.io import write_json
 from pipeline.params import get, load_params
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     fp = feature_params(params)
     con, tables = connect_canonical(Path(args.canonical), params)
+    validate_tables(tables)
     as_of, first = resolve_as_of(params, tables["orders"])
     f = params.get("features") or {}
     cutoffs = training_cutoffs(first, as_of, fp.horizon_days,

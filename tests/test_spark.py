@@ -101,3 +101,18 @@ def test_the_training_sample_is_the_same_on_every_engine():
     assert sorted(picked) == sorted(in_python)
     assert 400 < len(picked) < 600
     assert len(stable_bucket(ids)) == 2000
+
+
+def test_the_contract_is_checked_where_the_data_lives(spark, tmp_path):
+    from pipeline.engines import validate_tables
+    from pipeline.errors import ChurnError
+
+    con = ibis.pyspark.connect(spark)
+    good = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0],
+                         "order_ts": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    good.to_parquet(tmp_path / "good.parquet", coerce_timestamps="us")
+    good.assign(amount=[1.0, -5.0]).to_parquet(tmp_path / "bad.parquet", coerce_timestamps="us")
+    for engine in (con, ibis.duckdb.connect()):
+        validate_tables({"orders": engine.read_parquet(str(tmp_path / "good.parquet"))})
+        with pytest.raises(ChurnError, match="amount"):
+            validate_tables({"orders": engine.read_parquet(str(tmp_path / "bad.parquet"))})
