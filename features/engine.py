@@ -47,7 +47,8 @@ def cutoff_table(cutoffs: list[date], as_of: date, horizon_days: int) -> ir.Tabl
                                        "labelled": "boolean"})
 
 
-def _completed_orders(orders: ir.Table, as_of: date) -> ir.Table:
+def completed_orders(orders: ir.Table, as_of: date) -> ir.Table:
+    """Completed orders up to as_of, with their date: what every purchase measure counts."""
     o = orders.mutate(order_date=_.order_ts.cast("date"))
     o = o.filter(o.order_date <= as_of)
     if "status" in o.columns:
@@ -271,7 +272,7 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     schema = {name: set(t.columns) for name, t in tables.items()}
     names = [f.name for f in available(schema)]
     cuts = cutoff_table(cutoffs, as_of, p.horizon_days)
-    orders = _completed_orders(tables["orders"], as_of)
+    orders = completed_orders(tables["orders"], as_of)
 
     base = rfm_scores(orders_block(orders, cuts, p), p.tiers)
     blocks: list[ir.Table] = []

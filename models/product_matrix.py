@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from features.engine import completed_orders
+
 CLASSES = ("traffic", "profit", "edge", "potential")
 
 
@@ -42,10 +44,7 @@ def product_stats(items: ir.Table, orders: ir.Table, products: ir.Table | None,
                   as_of: date, p: MatrixParams) -> ir.Table:
     """Per product: units, revenue, margin, first-order share, repeat-buyer share, basket
     share and growth, from completed orders in the window before as_of."""
-    o = orders.mutate(order_date=_.order_ts.cast("date"))
-    if "status" in o.columns:
-        o = o.filter(o.status == "completed")
-    o = o.filter(o.order_date <= as_of)
+    o = completed_orders(orders, as_of)
     first = o.group_by("customer_id").aggregate(first_date=_.order_date.min(), n_orders=_.count())
     o = o.join(first, "customer_id")
     lines = items.join(o.select("order_id", "customer_id", "order_date", "first_date", "n_orders"),

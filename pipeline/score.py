@@ -11,8 +11,8 @@ from pathlib import Path
 
 import ibis
 import pandas as pd
-from ibis import _
 
+from features.engine import completed_orders
 from models.recommend import RecommendParams, suggest_products
 from models.scoring import ScoreParams, finish, score_rows
 from models.tracking import champion_version, load_churn_model, setup
@@ -42,10 +42,7 @@ def purchase_history(tables: dict, as_of, recent_days: int):
     """(customer, category) pairs bought, and (customer, product) pairs bought recently."""
     if "order_items" not in tables:
         return None, pd.DataFrame(columns=["customer_id", "product_id"])
-    o = tables["orders"].mutate(order_date=_.order_ts.cast("date"))
-    o = o.filter(o.order_date <= as_of)
-    if "status" in o.columns:
-        o = o.filter(o.status == "completed")
+    o = completed_orders(tables["orders"], as_of)
     lines = tables["order_items"].join(o.select("order_id", "customer_id", "order_date"),
                                        "order_id")
     cats = None

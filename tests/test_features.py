@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.cutoffs import training_cutoffs
-from features.engine import FeatureParams, _completed_orders, _sale_weeks, build
+from features.engine import FeatureParams, _sale_weeks, build, completed_orders
 from features.registry import BY_NAME, REGISTRY, available, markdown_table
 from pipeline.errors import ChurnError
 
@@ -160,7 +160,7 @@ def test_sale_weeks_are_weeks_whose_volume_jumps_over_the_trailing_weeks():
     n_per_day = np.where((days >= "2024-03-04") & (days < "2024-03-11"), 6, 2)
     orders = pd.DataFrame({"customer_id": "c", "order_id": [f"o{i}" for i in range(
         n_per_day.sum())], "order_ts": np.repeat(days, n_per_day), "amount": 1.0})
-    o = _completed_orders(ibis.memtable(orders), date(2024, 12, 31))
+    o = completed_orders(ibis.memtable(orders), date(2024, 12, 31))
     weeks = ibis.duckdb.connect().execute(_sale_weeks(o, FeatureParams()))
     sale = weeks.loc[weeks.is_sale == 1, "week"].dt.date.tolist()
     assert sale == [date(2024, 3, 4)]
