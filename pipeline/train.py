@@ -34,7 +34,9 @@ def read_training_rows(path: Path, sample_customers: int | None) -> pd.DataFrame
         if n > sample_customers:
             cut = md5_threshold(sample_customers / n)
             where += f" AND substr(md5(customer_id), 1, 8) < '{cut}'"
-    return con.execute(f"SELECT * FROM read_parquet('{source}') WHERE {where}").df()
+    # a fixed row order: the engines write rows in any order, and bagging depends on it
+    return con.execute(f"SELECT * FROM read_parquet('{source}') WHERE {where} "
+                       "ORDER BY cutoff, customer_id").df()
 
 
 def main(argv: list[str] | None = None) -> None:
