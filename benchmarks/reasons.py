@@ -50,9 +50,7 @@ def backtest(seed: int, customers: int, workdir: Path, params: dict) -> dict:
     truth = pd.read_parquet(shop / TRUTH_FILE)
     lapsed = split.valid[split.valid["churned"] == 1].merge(truth, on="customer_id")
     lapsed = lapsed[lapsed["cause"].notna()]
-    r = params.get("reasons") or {}
-    predicted = explain(model, lapsed, ScoreParams(min_confidence=r.get("min_confidence", 0.4),
-                                                   use_reference=r.get("reference") == "lapsed"))
+    predicted = explain(model, lapsed, ScoreParams.from_params(params))
     return reason_metrics(lapsed["cause"], predicted["reason"])
 
 

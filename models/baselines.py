@@ -15,19 +15,19 @@ log = logging.getLogger(__name__)
 RFM = ["recency_days", "frequency", "monetary_total"]
 
 
-def _logistic(columns: list[str]):
+def _logistic():
     return make_pipeline(FunctionTransformer(np.log1p), StandardScaler(),
                          LogisticRegression(max_iter=1000))
 
 
 def recency_baseline(fit: pd.DataFrame, valid: pd.DataFrame) -> np.ndarray:
     """"Hasn't bought in N days", turned into a probability by a one-feature logistic fit."""
-    model = _logistic(["recency_days"]).fit(fit[["recency_days"]], fit["churned"])
+    model = _logistic().fit(fit[["recency_days"]], fit["churned"])
     return model.predict_proba(valid[["recency_days"]])[:, 1]
 
 
 def rfm_logistic_baseline(fit: pd.DataFrame, valid: pd.DataFrame) -> np.ndarray:
-    model = _logistic(RFM).fit(fit[RFM], fit["churned"])
+    model = _logistic().fit(fit[RFM], fit["churned"])
     return model.predict_proba(valid[RFM])[:, 1]
 
 

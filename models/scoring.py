@@ -21,6 +21,15 @@ class ScoreParams:
     min_confidence: float = 0.4
     use_reference: bool = True
 
+    @classmethod
+    def from_params(cls, params: Mapping) -> ScoreParams:
+        """From params.yaml's `score` and `reasons` sections."""
+        s, r = params.get("score") or {}, params.get("reasons") or {}
+        return cls(risk_tiers=dict(s.get("risk_tiers") or {"high": 0.7, "medium": 0.4}),
+                   explain_tiers=tuple(s.get("explain_tiers") or ("high", "medium")),
+                   min_confidence=float(r.get("min_confidence", 0.4)),
+                   use_reference=r.get("reference", "lapsed") == "lapsed")
+
 
 def risk_tier(p: np.ndarray, tiers: Mapping[str, float]) -> np.ndarray:
     out = np.full(len(p), "low", dtype=object)

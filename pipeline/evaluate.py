@@ -14,10 +14,10 @@ import mlflow
 import pandas as pd
 
 from models import baselines
-from models.metrics import curves, sliced_metrics
+from models.metrics import curves, score_metrics, sliced_metrics
 from models.plots import curve_figure
 from models.reasons import reason_metrics
-from models.scoring import explain
+from models.scoring import ScoreParams, explain
 from models.split import time_split
 from models.tracking import (
     GateDecision,
@@ -55,7 +55,7 @@ def champion_score(name: str, this_version: str, valid: pd.DataFrame, metric: st
         model = load_churn_model(f"models:/{name}/{champ.version}")
         y = valid["churned"].to_numpy()
         p = model.predict_proba(valid)
-        return champ, sliced_metrics(y, p, valid["one_time_buyer"].to_numpy() == 1)["all"][metric]
+        return champ, score_metrics(y, p)[metric]
     except (KeyError, ValueError) as exc:
         log.warning("champion v%s cannot score today's features: %s", champ.version, exc)
         return champ, None
@@ -118,10 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     plots_dir = Path(args.plots)
     confusion = pd.DataFrame(columns=["actual", "predicted"])
     if args.truth and Path(args.truth).exists():
-        from pipeline.score import score_params
-
         metrics["reasons"], confusion = evaluate_reasons(model, valid, Path(args.truth),
-                                                         score_params(params))
+                                                         ScoreParams.from_params(params))
         results["reasons"] = {"all": {k: v for k, v in metrics["reasons"].items()
                                       if isinstance(v, float)}}
     write_with(plots_dir / "reason_confusion.csv", lambda tmp: confusion.to_csv(tmp, index=False))

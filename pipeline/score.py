@@ -25,15 +25,6 @@ from pipeline.params import get, load_params
 log = logging.getLogger(__name__)
 
 
-def score_params(params: dict) -> ScoreParams:
-    s = params.get("score") or {}
-    r = params.get("reasons") or {}
-    return ScoreParams(risk_tiers=dict(s.get("risk_tiers") or {"high": 0.7, "medium": 0.4}),
-                       explain_tiers=tuple(s.get("explain_tiers") or ("high", "medium")),
-                       min_confidence=float(r.get("min_confidence", 0.4)),
-                       use_reference=r.get("reference", "lapsed") == "lapsed")
-
-
 def recommend_params(params: dict) -> RecommendParams:
     return RecommendParams(**(params.get("recommend") or {}))
 
@@ -75,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     model = load_churn_model(f"models:/{name}@champion")
     con, tables = connect_canonical(Path(args.canonical), params)
     as_of, _first = resolve_as_of(params, tables["orders"])
-    rp, sp = recommend_params(params), score_params(params)
+    rp, sp = recommend_params(params), ScoreParams.from_params(params)
     if (params.get("engine") or "duckdb") == "spark":
         from pipeline.spark_scoring import spark_score_rows
 
