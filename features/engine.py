@@ -1,14 +1,18 @@
-"""Point-in-time features and labels for many cutoffs in one pass, written once in Ibis.
+"""Point-in-time features and labels for many cutoffs, written once in Ibis.
 
-Every block joins its events to the cutoffs table on `event_date <= cutoff` and aggregates per
-(customer_id, cutoff), so a feature at T can only see events at or before T; labels look only at
-(T, T + horizon]. The expressions keep to what DuckDB and PySpark both run: dates cast before day
+Each snapshot is one aggregate over the events at or before its cutoff T (a filter with T as a
+literal), and the snapshots are stacked with UNION ALL: a feature at T can only see events at or
+before T, labels look only at (T, T + horizon]. Stacking per-cutoff aggregates, rather than
+joining events to a cutoffs table on `event_date <= cutoff`, keeps one snapshot's groups in
+memory at a time instead of events x cutoffs rows. Per-order facts that need neighbours (the gap
+to the previous order, the date of the next one) come from one window pass shared by every
+snapshot. The expressions keep to what DuckDB and PySpark both run: dates cast before day
 differences, no as-of joins, plain windows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -19,6 +23,7 @@ from ibis import _
 from features.registry import available
 
 KEY = ["customer_id", "cutoff"]
+WINDOWS_DAYS = (30, 90, 180, 365)
 
 
 @dataclass(frozen=True)
@@ -32,19 +37,31 @@ class FeatureParams:
     tiers: Mapping[str, int] = field(default_factory=lambda: {"gold": 12, "silver": 9})
 
 
+@dataclass(frozen=True)
+class Cutoff:
+    """A snapshot date; labelled when its whole horizon lies at or before as_of."""
+    day: date
+    label_end: date
+    labelled: bool
+
+
 def _days(later: ir.Value, earlier: ir.Value) -> ir.Value:
     return later.delta(earlier, unit="day")
 
 
-def cutoff_table(cutoffs: list[date], as_of: date, horizon_days: int) -> ir.Table:
-    """One row per cutoff; labelled when its whole horizon lies at or before as_of."""
-    rows = {
-        "cutoff": cutoffs,
-        "label_end": [t + timedelta(days=horizon_days) for t in cutoffs],
-        "labelled": [t + timedelta(days=horizon_days) <= as_of for t in cutoffs],
-    }
-    return ibis.memtable(rows, schema={"cutoff": "date", "label_end": "date",
-                                       "labelled": "boolean"})
+def _lit(day: date) -> ir.Value:
+    return ibis.literal(day, type="date")
+
+
+def snapshots(cutoffs: list[date], as_of: date, horizon_days: int) -> list[Cutoff]:
+    return [Cutoff(t, t + timedelta(days=horizon_days), t + timedelta(days=horizon_days) <= as_of)
+            for t in cutoffs]
+
+
+def per_cutoff(cuts: list[Cutoff], snapshot: Callable[[Cutoff], ir.Table]) -> ir.Table:
+    """One `snapshot(T)` table per cutoff, tagged with T and stacked."""
+    parts = [snapshot(c).mutate(cutoff=_lit(c.day)) for c in cuts]
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def completed_orders(orders: ir.Table, as_of: date) -> ir.Table:
@@ -77,42 +94,65 @@ def _sale_weeks(orders: ir.Table, p: FeatureParams) -> ir.Table:
     return weekly.select("week", is_sale=is_sale.fill_null(False).cast("int8"))
 
 
-def orders_block(orders: ir.Table, cuts: ir.Table, p: FeatureParams) -> ir.Table:
-    """RFM, timing, spend windows, sale-week and discount behaviour."""
-    # one window for both neighbours; tied timestamps give zero gaps in any order
-    w = ibis.window(group_by="customer_id", order_by="order_ts")
-    o = orders.mutate(gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"),
-                      next_date=_.order_date.lead().over(w))
+def order_rows(orders: ir.Table, p: FeatureParams) -> ir.Table:
+    """Completed orders, narrowed to what snapshots aggregate, with the day gap to the customer's
+    previous order and the date of their next one (one window). Amount breaks timestamp ties:
+    orders that tie on both are interchangeable for every feature, so both engines agree."""
+    w = ibis.window(group_by="customer_id", order_by=["order_ts", "amount"])
     sale = _sale_weeks(orders, p)
-    o = o.mutate(is_sale=o.order_date.truncate("W").isin(sale.filter(sale.is_sale == 1).week)
-                 .cast("int8"))
-    j = o.join(cuts, o.order_date <= cuts.cutoff)
-    age = _days(j.cutoff, j.order_date)
+    cols = ["customer_id", "order_date", "amount"]
+    if "discount" in orders.columns:
+        cols.append(orders.discount.fill_null(0).name("discount"))
+    return orders.select(
+        *cols,
+        gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"),
+        next_date=_.order_date.lead().over(w),
+        is_sale=_.order_date.truncate("W").isin(sale.filter(sale.is_sale == 1).week)
+        .cast("int8"),
+    )
+
+
+def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
+    """RFM, timing, spend windows, sale-week and discount behaviour at T, and the label."""
+    r = rows.filter(rows.order_date <= c.day)
+    age = _days(_lit(c.day), r.order_date)
+    # the customer's last order at T: the one whose next order is after T (or never)
+    last = r.next_date.isnull() | (r.next_date > c.day)
     metrics = dict(
         frequency=_.count(),
-        first_date=_.order_date.min(),
-        last_date=_.order_date.max(),
-        monetary_total=_.amount.sum(),
-        monetary_max=_.amount.max(),
-        first_order_value=_.amount.argmin(_.order_ts),
-        last_amount=_.amount.argmax(_.order_ts),
-        last_gap=_.gap.argmax(_.order_ts),
-        gap_median=_.gap.median(),
-        gap_std=_.gap.std(),
-        sale_orders=_.is_sale.sum(),
-        # the latest "next order" of orders up to T is the first order after T (or null)
-        next_after=_.next_date.max(),
-        labelled=_.labelled.max(),
-        label_end=_.label_end.max(),
-        spend_prev180=ibis.ifelse((age >= 180) & (age < 360), j.amount, 0.0).sum(),
+        first_date=r.order_date.min(),
+        last_date=r.order_date.max(),
+        monetary_total=r.amount.sum(),
+        monetary_max=r.amount.max(),
+        first_order_value=r.amount.max(where=r.gap.isnull()),
+        last_amount=r.amount.max(where=last),
+        last_gap=r.gap.max(where=last),
+        gap_median=r.gap.median(),
+        gap_std=r.gap.std(),
+        sale_orders=r.is_sale.sum(),
+        spend_prev180=r.amount.sum(where=(age >= 180) & (age < 360)),
+        next_after=r.next_date.max(where=last),
     )
-    for d in (30, 90, 180, 365):
-        metrics[f"orders_{d}d"] = (age < d).cast("int64").sum()
-        metrics[f"spend_{d}d"] = ibis.ifelse(age < d, j.amount, 0.0).sum()
-    if "discount" in o.columns:
-        metrics["discounted_orders"] = (j.discount.fill_null(0) > 0).cast("int64").sum()
-        metrics["discount_money"] = j.discount.fill_null(0).sum()
-    a = j.group_by(KEY).aggregate(**metrics)
+    for d in WINDOWS_DAYS:
+        metrics[f"orders_{d}d"] = r.count(where=age < d)
+        metrics[f"spend_{d}d"] = r.amount.sum(where=age < d)
+    if "discount" in r.columns:
+        metrics["discounted_orders"] = r.count(where=r.discount > 0)
+        metrics["discount_money"] = r.discount.sum()
+    a = r.group_by("customer_id").aggregate(**metrics)
+    if c.labelled:
+        bought = (a.next_after <= c.label_end).fill_null(False)
+        churned = ibis.ifelse(bought, 0, 1).cast("int8")
+    else:
+        churned = ibis.null().cast("int8")
+    return a.mutate(churned=churned, split=ibis.literal("train" if c.labelled else "score"))
+
+
+def orders_block(orders: ir.Table, cuts: list[Cutoff], p: FeatureParams) -> ir.Table:
+    rows = order_rows(orders, p)
+    a = per_cutoff(cuts, lambda c: orders_snapshot(rows, c))
+    zero = ["spend_prev180"] + [f"spend_{d}d" for d in WINDOWS_DAYS]
+    a = a.mutate(**{col: a[col].fill_null(0.0) for col in zero})
     n = a.frequency
     span = _days(a.last_date, a.first_date).cast("float64")
     earlier_gaps = (span - a.last_gap) / (n - 2)
@@ -131,33 +171,45 @@ def orders_block(orders: ir.Table, cuts: ir.Table, p: FeatureParams) -> ir.Table
         spend_trend=(recent - prior) / (recent + prior).nullif(0),
         sale_week_share=a.sale_orders / n,
     )
-    if "discount" in o.columns:
+    if "discounted_orders" in a.columns:
         derived["discount_share"] = a.discounted_orders / n
         derived["discount_depth"] = a.discount_money / (a.monetary_total
                                                         + a.discount_money).nullif(0)
     return a.mutate(**derived)
 
 
+def quintiles(base: ir.Table, column: str, score: str, descending: bool = False) -> ir.Table:
+    """(cutoff, column, score): the percent-rank quintile of each distinct value per cutoff
+    (ties share a score). Ranked from per-value counts: sorting distinct values costs far less
+    than ranking every customer, and the cutoffs rank in parallel."""
+    counts = base.group_by(["cutoff", column]).aggregate(k=_.count())
+    order = ibis.desc(column) if descending else ibis.asc(column)
+    upto = counts.k.sum().over(ibis.cumulative_window(group_by="cutoff", order_by=order))
+    n = counts.k.sum().over(group_by="cutoff")
+    below = (upto - counts.k).cast("float64") / (n - 1).nullif(0).cast("float64")
+    value = ibis.least(5, (below.fill_null(0) * 5).floor().cast("int64") + 1)
+    return counts.select("cutoff", column, **{score: value})
+
+
 def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
-    """Quintile scores per cutoff (ties share a score) and the membership tier they set."""
-
-    def score(order_by) -> ir.Value:
-        pr = ibis.percent_rank().over(ibis.window(group_by="cutoff", order_by=order_by))
-        return ibis.least(5, (pr * 5).floor().cast("int64") + 1)
-
+    """Quintile scores per cutoff and the membership tier they set."""
     # rank spend in cents: engines add floats in different orders, and the last bits must not
     # move a customer across a quintile boundary
-    base = base.mutate(r_score=score(ibis.desc("recency_days")), f_score=score("frequency"),
-                       m_score=score(base.monetary_total.round(2)))
-    base = base.mutate(rfm_score=_.r_score + _.f_score + _.m_score)
-    tier = ibis.cases(*[(base.rfm_score >= floor, name)
+    ranked = base.mutate(spend_cents=(base.monetary_total * 100).round().cast("int64"))
+    out = ranked
+    for score, column, descending in (("r_score", "recency_days", True),
+                                      ("f_score", "frequency", False),
+                                      ("m_score", "spend_cents", False)):
+        out = out.join(quintiles(ranked, column, score, descending), ["cutoff", column])
+    out = out.drop("spend_cents").mutate(rfm_score=_.r_score + _.f_score + _.m_score)
+    tier = ibis.cases(*[(out.rfm_score >= floor, name)
                         for name, floor in sorted(tiers.items(), key=lambda kv: -kv[1])],
                       else_="bronze")
-    return base.mutate(membership_tier=tier)
+    return out.mutate(membership_tier=tier)
 
 
 def items_block(items: ir.Table, orders: ir.Table, products: ir.Table | None,
-                cuts: ir.Table, p: FeatureParams) -> tuple[ir.Table, ir.Table | None]:
+                cuts: list[Cutoff], p: FeatureParams) -> tuple[ir.Table, ir.Table | None]:
     """Category spread, new arrivals, re-buys and price level of what the customer bought."""
     it = items.join(orders.select("order_id", "customer_id", "order_date"), "order_id")
     has_cat = products is not None and "category" in products.columns
@@ -171,107 +223,126 @@ def items_block(items: ir.Table, orders: ir.Table, products: ir.Table | None,
         since_launch = _days(it.order_date, it.launch_date.cast("date"))
         it = it.mutate(is_new=((since_launch >= 0) & (since_launch < p.new_arrival_days))
                        .fill_null(False).cast("float64"))
-    j = it.join(cuts.select("cutoff"), it.order_date <= cuts.cutoff)
-    metrics = dict(distinct_products=_.product_id.nunique(),
-                   repeat_product_share=_.is_repeat.mean())
-    if has_launch:
-        metrics["new_arrival_share"] = _.is_new.mean()
-    entropy = None
-    if has_cat:
-        cat_price = j.unit_price.mean().over(group_by=["cutoff", "category"])
-        j = j.mutate(price_rel=j.unit_price / cat_price.nullif(0))
-        metrics["distinct_categories"] = _.category.nunique()
-        metrics["price_ratio"] = _.price_rel.mean()
-        per_cat = j.filter(j.category.notnull()).group_by([*KEY, "category"]).aggregate(
+
+    def snapshot(c: Cutoff) -> ir.Table:
+        j = it.filter(it.order_date <= c.day)
+        metrics = dict(distinct_products=_.product_id.nunique(),
+                       repeat_product_share=_.is_repeat.mean())
+        if has_launch:
+            metrics["new_arrival_share"] = _.is_new.mean()
+        if has_cat:
+            cat_price = j.unit_price.mean().over(group_by="category")
+            j = j.mutate(price_rel=j.unit_price / cat_price.nullif(0))
+            metrics["distinct_categories"] = _.category.nunique()
+            metrics["price_ratio"] = _.price_rel.mean()
+        return j.group_by("customer_id").aggregate(**metrics)
+
+    def entropy(c: Cutoff) -> ir.Table:
+        j = it.filter(it.order_date <= c.day)
+        per_cat = j.filter(j.category.notnull()).group_by(["customer_id", "category"]).aggregate(
             k=_.quantity.sum())
-        per_cat = per_cat.mutate(p=_.k / _.k.sum().over(group_by=KEY))
-        entropy = per_cat.group_by(KEY).aggregate(
+        per_cat = per_cat.mutate(p=_.k / _.k.sum().over(group_by="customer_id"))
+        return per_cat.group_by("customer_id").aggregate(
             category_entropy=-(_.p * _.p.log2()).sum())
-    return j.group_by(KEY).aggregate(**metrics), entropy
+
+    return per_cutoff(cuts, snapshot), per_cutoff(cuts, entropy) if has_cat else None
 
 
-def returns_block(orders_all: ir.Table, returns: ir.Table | None, cuts: ir.Table,
-                  as_of: date) -> ir.Table:
-    """Returned orders and value, from the returns table and/or order status."""
+def returned_orders(orders_all: ir.Table, returns: ir.Table | None, as_of: date) -> ir.Table:
+    """One row per returned order (status `returned` and/or a row in `returns`): its customer,
+    order date, first return date, value, and whether its status says returned."""
     o = orders_all.mutate(order_date=_.order_ts.cast("date")).filter(_.order_date <= as_of)
     if "status" in o.columns:
         o = o.filter(o.status != "cancelled")
     parts = []
     if "status" in o.columns:
         parts.append(o.filter(o.status == "returned").select(
-            "order_id", "customer_id", "order_date", ret_date=_.order_date, value=_.amount))
+            "order_id", "customer_id", "order_date", ret_date=_.order_date, value=_.amount,
+            by_status=ibis.literal(1, type="int8")))
     if returns is not None:
         r = returns.join(o.select("order_id", "customer_id", "order_date", "amount"), "order_id")
         value = r.amount_right if "amount_right" in r.columns else None
         value = r.amount.fill_null(value) if value is not None else r.amount
         parts.append(r.select("order_id", "customer_id", "order_date",
-                              ret_date=_.return_ts.cast("date"), value=value.cast("float64")))
+                              ret_date=_.return_ts.cast("date"), value=value.cast("float64"),
+                              by_status=ibis.literal(0, type="int8")))
     ret = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    ret = ret.group_by(["order_id", "customer_id", "order_date"]).aggregate(
-        ret_date=_.ret_date.min(), value=_.value.max())
-    rj = ret.join(cuts.select("cutoff"), ret.ret_date <= cuts.cutoff)
-    rets = rj.group_by(KEY).aggregate(returned_orders=_.order_id.nunique(),
-                                      returned_value=_.value.sum(),
-                                      last_return_date=_.ret_date.max(),
-                                      last_returned_order=_.order_date.max())
-    oj = o.join(cuts.select("cutoff"), o.order_date <= cuts.cutoff)
-    alls = oj.group_by(KEY).aggregate(orders_all=_.count(), last_any_order=_.order_date.max())
-    j = alls.left_join(rets, KEY)
-    return j.select(
-        "customer_id", "cutoff", "orders_all", "last_return_date",
-        returned_orders=_.returned_orders.fill_null(0),
-        returned_value=_.returned_value.fill_null(0.0),
-        last_order_returned=(j.last_returned_order == j.last_any_order).fill_null(False)
-        .cast("int8"))
+    return ret.group_by(["order_id", "customer_id", "order_date"]).aggregate(
+        ret_date=_.ret_date.min(), value=_.value.max(), by_status=_.by_status.max())
 
 
-def reviews_block(reviews: ir.Table, cuts: ir.Table) -> ir.Table:
+def returns_block(orders_all: ir.Table, returns: ir.Table | None, cuts: list[Cutoff],
+                  as_of: date) -> ir.Table:
+    """Returns known at T; `status_returned` counts returned-status orders, which the
+    completed-order aggregates leave out but a return rate's denominator needs."""
+    ret = returned_orders(orders_all, returns, as_of)
+
+    def snapshot(c: Cutoff) -> ir.Table:
+        r = ret.filter(ret.ret_date <= c.day)
+        return r.group_by("customer_id").aggregate(
+            returned_orders=_.count(), returned_value=_.value.sum(),
+            last_return_date=_.ret_date.max(), last_returned_order=_.order_date.max(),
+            status_returned=_.by_status.sum(),
+            last_status_returned=_.order_date.max(where=_.by_status == 1))
+
+    return per_cutoff(cuts, snapshot)
+
+
+def reviews_block(reviews: ir.Table, cuts: list[Cutoff]) -> ir.Table:
     r = reviews.mutate(review_date=_.review_ts.cast("date"))
-    j = r.join(cuts.select("cutoff"), r.review_date <= cuts.cutoff)
-    a = j.group_by(KEY).aggregate(
-        last_rating=_.rating.argmax(_.review_ts), mean_rating=_.rating.mean(),
-        low_ratings=(_.rating <= 2).cast("int64").sum(), n=_.count(), total=_.rating.sum())
-    earlier = (a.total - a.last_rating) / (a.n - 1).nullif(0)
-    return a.mutate(rating_drop=earlier - a.last_rating).drop("n", "total")
+
+    def snapshot(c: Cutoff) -> ir.Table:
+        j = r.filter(r.review_date <= c.day)
+        a = j.group_by("customer_id").aggregate(
+            last_rating=_.rating.argmax(_.review_ts), mean_rating=_.rating.mean(),
+            low_ratings=(_.rating <= 2).cast("int64").sum(), n=_.count(), total=_.rating.sum())
+        earlier = (a.total - a.last_rating) / (a.n - 1).nullif(0)
+        return a.mutate(rating_drop=earlier - a.last_rating).drop("n", "total")
+
+    return per_cutoff(cuts, snapshot)
 
 
-def events_block(events: ir.Table, base: ir.Table, cuts: ir.Table) -> ir.Table:
+def events_block(events: ir.Table, base: ir.Table, cuts: list[Cutoff]) -> ir.Table:
     """Engagement since the last order and in the last 90 days; complaints; coupons."""
     daily = events.mutate(event_date=_.event_ts.cast("date")).group_by(
         ["customer_id", "event_date", "event_type"]).aggregate(n=_.count())
-    j = daily.join(cuts.select("cutoff"), daily.event_date <= cuts.cutoff)
-    j = j.join(base.select(*KEY, "last_date"), KEY)
-    since = j.event_date > j.last_date
-    recent = _days(j.cutoff, j.event_date) < 90
 
-    def count(kind: str, when=None) -> ir.Value:
-        cond = j.event_type == kind
-        if when is not None:
-            cond = cond & when
-        return ibis.ifelse(cond, j.n, 0).sum()
+    def snapshot(c: Cutoff) -> ir.Table:
+        last_order = base.filter(base.cutoff == _lit(c.day)).select("customer_id", "last_date")
+        j = daily.filter(daily.event_date <= c.day).join(last_order, "customer_id")
+        since = j.event_date > j.last_date
+        recent = _days(_lit(c.day), j.event_date) < 90
 
-    return j.group_by(KEY).aggregate(
-        visits_since_last_order=count("visit", since),
-        email_opens_since_last_order=count("email_open", since),
-        email_clicks_since_last_order=count("email_click", since),
-        coupon_claims_since_last_order=count("coupon_claim", since),
-        visits_90d=count("visit", recent),
-        email_opens_90d=count("email_open", recent),
-        coupon_claims=count("coupon_claim"),
-        complaints=count("complaint"),
-        favorited=(count("favorite") > 0).cast("int8"),
-        last_event_date=_.event_date.max(),
-        last_complaint_date=_.event_date.max(where=_.event_type == "complaint"),
-    )
+        def count(kind: str, when=None) -> ir.Value:
+            cond = j.event_type == kind
+            if when is not None:
+                cond = cond & when
+            return ibis.ifelse(cond, j.n, 0).sum()
+
+        return j.group_by("customer_id").aggregate(
+            visits_since_last_order=count("visit", since),
+            email_opens_since_last_order=count("email_open", since),
+            email_clicks_since_last_order=count("email_click", since),
+            coupon_claims_since_last_order=count("coupon_claim", since),
+            visits_90d=count("visit", recent),
+            email_opens_90d=count("email_open", recent),
+            coupon_claims=count("coupon_claim"),
+            complaints=count("complaint"),
+            favorited=(count("favorite") > 0).cast("int8"),
+            last_event_date=_.event_date.max(),
+            last_complaint_date=_.event_date.max(where=_.event_type == "complaint"),
+        )
+
+    return per_cutoff(cuts, snapshot)
 
 
 def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
           p: FeatureParams) -> tuple[ir.Table, list[str]]:
-    """The features table (customer_id, cutoff, features..., membership_tier, churned) and
-    the names of the model features the shop's tables support."""
+    """The features table (customer_id, cutoff, split, features..., membership_tier, churned)
+    and the names of the model features the shop's tables support."""
     schema = {name: set(t.columns) for name, t in tables.items()}
     names = [f.name for f in available(schema)]
-    cuts = cutoff_table(cutoffs, as_of, p.horizon_days)
+    cuts = snapshots(cutoffs, as_of, p.horizon_days)
     orders = completed_orders(tables["orders"], as_of)
 
     base = rfm_scores(orders_block(orders, cuts, p), p.tiers)
@@ -295,10 +366,15 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     extra = {}
     cols = set(out.columns)
     if "returned_orders" in cols:
-        extra["return_rate"] = out.returned_orders.fill_null(0) / out.orders_all.nullif(0)
+        # returned-status orders are orders too: the rate's denominator counts them
+        orders_all = out.frequency + out.status_returned.fill_null(0)
+        last_any = ibis.greatest(out.last_date, out.last_status_returned.fill_null(out.last_date))
+        extra["return_rate"] = out.returned_orders.fill_null(0) / orders_all
         returned = out.returned_value.fill_null(0)
         extra["returned_value_share"] = returned / (out.monetary_total + returned).nullif(0)
         extra["days_since_last_return"] = _days(out.cutoff, out.last_return_date)
+        extra["last_order_returned"] = (out.last_returned_order == last_any).fill_null(False) \
+            .cast("int8")
     if "last_event_date" in cols:
         zero_fill = ["visits_since_last_order", "email_opens_since_last_order",
                      "email_clicks_since_last_order", "coupon_claims_since_last_order",
@@ -310,19 +386,13 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     if "low_ratings" in cols:
         extra["low_ratings"] = out.low_ratings.fill_null(0)
     out = out.mutate(**extra)
-    lapsed = out.recency_days
+    labelled = out.split == "train"
     keep = ibis.literal(True)
     if p.train_max_lapsed_days is not None:
-        keep = keep & (~out.labelled | (lapsed <= p.train_max_lapsed_days))
+        keep = keep & (~labelled | (out.recency_days <= p.train_max_lapsed_days))
     if p.score_max_lapsed_days is not None:
-        keep = keep & (out.labelled | (lapsed <= p.score_max_lapsed_days))
+        keep = keep & (labelled | (out.recency_days <= p.score_max_lapsed_days))
     out = out.filter(keep)
-    # label: a completed order in (T, T + horizon]
-    bought = (out.next_after > out.cutoff) & (out.next_after <= out.label_end)
-    churned = ibis.ifelse(out.labelled, ibis.ifelse(bought.fill_null(False), 0, 1),
-                          ibis.null()).cast("int8")
-    out = out.mutate(churned=churned,
-                     split=ibis.ifelse(out.labelled, "train", "score"))
     feature_cols = [out[n].cast("float64").name(n) for n in names]
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",
                       "churned"), names
