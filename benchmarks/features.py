@@ -5,6 +5,9 @@ sorted by time; reused when already present) and measures, each run in a fresh s
 
 - floor:    DuckDB `SELECT customer_id, count(*), sum(amount), max(order_ts) ... GROUP BY
             customer_id` over the Parquet file, written to a Parquet file;
+- ordered pass: the bare query every inter-purchase-gap feature needs: a per-customer `lag()`
+            window, then count, sum, last date and the std of the gaps per customer (a
+            reference for what ordering alone costs, not a bar);
 - 1 snap:   the feature stage (connect_canonical + build + to_parquet) at cutoffs=[as_of];
 - 12 snaps: the same at 11 training cutoffs 30 days apart ending at as_of - 365, plus as_of.
 
@@ -19,6 +22,8 @@ the session, which connect does), the CPU seconds of all the child's threads ove
 (less sensitive than wall time to other work on the machine; on Spark plus the CPU of the
 child's descendants, i.e. the JVM), the child's peak RSS over the repeats (from os.wait4, i.e.
 that child's own rusage, imports included; this does NOT count the Spark JVM, a grandchild),
+on DuckDB, the seconds to write the stage's output alone (the same rows loaded into memory
+first, then `COPY ... TO` Parquet: what any engine pays to hand over that many values),
 the tree peak (the max over the repeats of the summed RSS of the child and all its descendants,
 polled with psutil every 0.2 s, and at least the wait4 peak; shared pages are counted once per
 process) and the median's ratio to the floor's. Bars: at 10M orders one snapshot within 3x the
@@ -46,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +62,7 @@ START = datetime(2023, 1, 1)
 SPAN_DAYS = 730
 HORIZON_DAYS = 365
 MEASUREMENTS = ("floor", "1 snapshot", "12 snapshots")
+REFERENCES = ("floor", "ordered pass")  # bare DuckDB queries, run once per size
 SNAPSHOT_KINDS = {1: "1 snapshot", 12: "12 snapshots"}
 ENGINES = ("duckdb", "spark")
 FLOOR_ENGINE = "duckdb"  # the floor is a bare DuckDB query whatever the engines measured
@@ -158,17 +164,44 @@ def descendants_cpu() -> float:
     return total
 
 
+REFERENCE_SQL = {
+    "floor": "SELECT customer_id, count(*) AS n, sum(amount) AS amount, max(order_ts) AS last_ts "
+             "FROM read_parquet('{orders}') GROUP BY customer_id",
+    "ordered pass": "SELECT customer_id, count(*) AS n, sum(amount) AS amount, max(d) AS last, "
+                    "stddev_samp(gap) AS gap_std FROM (SELECT customer_id, amount, "
+                    "order_ts::date AS d, order_ts::date - lag(order_ts::date) OVER (PARTITION "
+                    "BY customer_id ORDER BY order_ts) AS gap FROM read_parquet('{orders}')) "
+                    "GROUP BY customer_id",
+}
+
+
+def write_only_seconds(out: Path) -> float:
+    """Seconds to write the stage's output rows again from memory to Parquet."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false; SET enable_progress_bar = false")
+    source = out / "*.parquet" if out.is_dir() else out
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{sql_str(source)}')")
+    target = out.with_name(out.name + ".write-only.parquet")
+    t0 = time.perf_counter()
+    con.execute(f"COPY t TO '{sql_str(target)}' (FORMAT parquet)")
+    seconds = time.perf_counter() - t0
+    con.close()
+    target.unlink(missing_ok=True)
+    return seconds
+
+
 def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
           engine: str = "duckdb", master: str = "local[2]") -> dict[str, Any]:
-    if kind == "floor":
+    write_s = None
+    if kind in REFERENCE_SQL:
         import duckdb
 
         t0, c0 = time.perf_counter(), time.process_time()
         con = duckdb.connect()
-        con.execute(
-            "COPY (SELECT customer_id, count(*) AS n, sum(amount) AS amount, max(order_ts) "
-            f"AS last_ts FROM read_parquet('{sql_str(folder / 'orders.parquet')}') "
-            f"GROUP BY customer_id) TO '{sql_str(out)}' (FORMAT parquet)")
+        query = REFERENCE_SQL[kind].format(orders=sql_str(folder / "orders.parquet"))
+        con.execute(f"COPY ({query}) TO '{sql_str(out)}' (FORMAT parquet)")
         con.close()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     else:
@@ -185,6 +218,7 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
                                  FeatureParams(horizon_days=HORIZON_DAYS))
             con.to_parquet(expr, out)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            write_s = write_only_seconds(out)
         else:
             import pyspark.sql  # noqa: F401  (imports excluded from the timing, as on DuckDB)
 
@@ -204,7 +238,7 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
 
     source = out / "*.parquet" if out.is_dir() else out  # Spark writes a folder of part files
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{sql_str(source)}')").fetchall()
-    return {"seconds": seconds, "cpu": cpu, "rows": int(rows[0][0])}
+    return {"seconds": seconds, "cpu": cpu, "rows": int(rows[0][0]), "write": write_s}
 
 
 # --- parent ----------------------------------------------------------------------------------
@@ -221,6 +255,7 @@ class Result:
     tree_peaks: list[int]  # bytes, summed RSS of the child and its descendants (psutil)
     rows: int | None
     error: str | None = None
+    writes: list[float] = field(default_factory=list)  # the output's write-only seconds
 
     @property
     def median(self) -> float | None:
@@ -350,6 +385,8 @@ def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repe
         res.peaks.append(peak)
         res.tree_peaks.append(tree_peak)
         res.rows = report["rows"]
+        if report.get("write") is not None:
+            res.writes.append(report["write"])
         print(f"  {size:>11,} {engine:<6} {kind:<13} run {i + 1}: {report['seconds']:7.2f}s "
               f"(CPU {report['cpu']:7.2f}s) {peak / 2**20:8.0f} MiB (tree "
               f"{tree_peak / 2**20:.0f} MiB)  {report['rows']:,} rows", flush=True)
@@ -360,8 +397,8 @@ def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repe
 def table(results: list[Result]) -> str:
     floors = {r.size: r.median for r in results if r.kind == "floor"}
     rows = ["| orders | engine | measurement | median s | min s | CPU s | peak MiB "
-            "| tree peak MiB | x floor | output rows |",
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| tree peak MiB | x floor | output rows | output write-only s (x floor) |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         floor = floors.get(r.size)
         med = r.median
@@ -372,8 +409,11 @@ def table(results: list[Result]) -> str:
         peak = f"{r.peak / 2**20:.0f}" if r.peak is not None else "-"
         tree = f"{r.tree_peak / 2**20:.0f}" if r.tree_peak is not None else "-"
         rows_out = f"{r.rows:,}" if r.rows is not None else "-"
+        write = statistics.median(r.writes) if r.writes else None
+        write_s = "-" if write is None else (
+            f"{write:.2f} ({write / floor:.1f}x)" if floor else f"{write:.2f}")
         rows.append(f"| {r.size:,} | {r.engine} | {r.kind} | {secs} | {best} | {cpu} | {peak} "
-                    f"| {tree} | {ratio} | {rows_out} |")
+                    f"| {tree} | {ratio} | {rows_out} | {write_s} |")
     rows += [f"\n{r.size:,} {r.engine} {r.kind} failed: {r.error}"
              for r in results if r.error]
     return "\n".join(rows)
@@ -457,8 +497,9 @@ def main(argv: list[str] | None = None) -> None:
     for size in sizes:
         folder = ensure_orders(workdir, size)
         as_of = as_of_of(folder)
-        results.append(measure(size, "floor", folder, as_of, workdir, repeats, args.timeout,
-                               FLOOR_ENGINE))
+        for kind in REFERENCES:
+            results.append(measure(size, kind, folder, as_of, workdir, repeats, args.timeout,
+                                   FLOOR_ENGINE))
         for engine in engines:
             for kind in kinds:
                 results.append(measure(size, kind, folder, as_of, workdir, repeats,

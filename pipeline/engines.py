@@ -50,7 +50,11 @@ def spark_session(spark: dict[str, Any] | None = None):
 def connect(params: dict[str, Any]) -> ibis.BaseBackend:
     engine = params.get("engine") or "duckdb"
     if engine == "duckdb":
-        return ibis.duckdb.connect()
+        con = ibis.duckdb.connect()
+        # row order of the feature table carries no meaning (readers sort by key), and keeping
+        # it costs parallelism when writing; no progress bar in logs
+        con.raw_sql("SET preserve_insertion_order = false; SET enable_progress_bar = false")
+        return con
     if engine == "spark":
         return ibis.pyspark.connect(spark_session(params.get("spark")))
     raise ChurnError(f"params.yaml engine: {engine!r} is not one of duckdb, spark")

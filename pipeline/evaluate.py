@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     trained = read_json(args.train_report)
     setup(get(params, "train.experiment", "churn"))
     model = load_churn_model(trained["model_uri"])
-    split = time_split(pd.read_parquet(args.features))
+    split = time_split(pd.read_parquet(args.features).sort_values(
+        ["cutoff", "customer_id"], ignore_index=True))
     valid = split.valid
     y, one_time = valid["churned"].to_numpy(), valid["one_time_buyer"].to_numpy() == 1
     horizon = int(get(params, "churn.horizon_days", 365))
