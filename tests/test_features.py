@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.cutoffs import training_cutoffs
-from features.engine import FeatureParams, _sale_weeks, build, completed_orders
+from features.engine import FeatureParams, _sale_weeks, build, completed_orders, quintiles
 from features.registry import BY_NAME, REGISTRY, available, markdown_table
 from pipeline.errors import ChurnError
 
@@ -183,3 +183,49 @@ def test_registry_availability_and_generated_docs():
     from pathlib import Path
     doc = (Path(__file__).parents[1] / "docs" / "features.md").read_text()
     assert markdown_table() in doc, "docs/features.md is stale: run python -m features.docs"
+
+
+def test_quintiles_from_value_counts_match_percent_rank_with_ties():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"cutoff": np.repeat([date(2024, 1, 1), date(2024, 2, 1)], [37, 1]),
+                          "v": np.r_[rng.integers(0, 9, 37), 4]})  # ties; a one-row cutoff
+    t = ibis.memtable(frame)
+    con = ibis.duckdb.connect()
+    for descending in (False, True):
+        order = ibis.desc("v") if descending else ibis.asc("v")
+        pr = ibis.percent_rank().over(ibis.window(group_by="cutoff", order_by=order))
+        expected = con.execute(t.select("cutoff", "v", s=ibis.least(
+            5, (pr * 5).floor().cast("int64") + 1))).drop_duplicates()
+        got = con.execute(quintiles(t, "v", "s", descending))
+        merged = expected.merge(got, on=["cutoff", "v"], suffixes=("", "_got"))
+        assert len(merged) == len(expected) == len(got)
+        assert (merged["s"] == merged["s_got"]).all()
+        assert merged.loc[merged.cutoff == pd.Timestamp("2024-02-01"), "s_got"].tolist() == [1]
+
+
+def test_orders_at_the_same_timestamp_are_ordered_by_amount():
+    # ties at the first and at the last timestamp: the smaller amount counts as earlier, so
+    # every engine picks the same first and last order
+    orders = pd.DataFrame({"customer_id": ["A"] * 4, "order_id": ["o9", "o1", "o5", "o2"],
+                           "order_ts": ts(["2024-01-01 10:00", "2024-01-01 10:00",
+                                           "2024-02-01 10:00", "2024-02-01 10:00"]),
+                           "amount": [30.0, 10.0, 40.0, 20.0]})
+    out, _ = compute({"orders": orders}, horizon_days=90)
+    a = out.loc[("A", T)]
+    assert a["first_order_value"] == 10
+    assert a["last_order_value_ratio"] == pytest.approx(40 / ((30 + 10 + 20) / 3))
+    assert a["gap_mean"] == pytest.approx(31 / 3) and a["last_gap"] == 0
+
+
+def test_returned_status_orders_count_in_the_return_rate():
+    orders = pd.DataFrame({
+        "customer_id": ["A"] * 4, "order_id": ["o1", "o2", "o3", "o4"],
+        "order_ts": ts(["2024-01-01", "2024-01-20", "2024-02-01", "2024-02-20"]),
+        "amount": [10.0, 20.0, 30.0, 40.0],
+        "status": ["completed", "completed", "cancelled", "returned"]})
+    out, _ = compute({"orders": orders}, horizon_days=90)
+    a = out.loc[("A", T)]
+    # two completed orders, one returned (the latest), the cancelled one counts nowhere
+    assert a["frequency"] == 2 and a["return_rate"] == pytest.approx(1 / 3)
+    assert a["last_order_returned"] == 1 and a["returned_value_share"] == pytest.approx(40 / 70)
+    assert a["days_since_last_return"] == (T - date(2024, 2, 20)).days
