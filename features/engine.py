@@ -3,11 +3,11 @@
 Each snapshot is one aggregate over the events at or before its cutoff T (a filter with T as a
 literal), and the snapshots are stacked with UNION ALL: a feature at T can only see events at or
 before T, labels look only at (T, T + horizon]. Stacking per-cutoff aggregates, rather than
-joining events to a cutoffs table on `event_date <= cutoff`, keeps one snapshot's groups in
-memory at a time instead of events x cutoffs rows. Per-order facts that need neighbours (the gap
-to the previous order, the date of the next one) come from one window pass shared by every
-snapshot. The expressions keep to what DuckDB and PySpark both run: dates cast before day
-differences, no as-of joins, plain windows.
+joining events to a cutoffs table on `event_date <= cutoff`, never builds events x cutoffs rows
+(at 10M orders x 12 cutoffs that join spilled tens of GB to disk). Per-order facts that need
+neighbours (the gap to the previous order, the date of the next one) come from one window pass
+shared by every snapshot. The expressions keep to what DuckDB and PySpark both run: dates cast
+before day differences, no as-of joins, plain windows.
 """
 
 from __future__ import annotations
@@ -302,13 +302,15 @@ def reviews_block(reviews: ir.Table, cuts: list[Cutoff]) -> ir.Table:
     return per_cutoff(cuts, snapshot)
 
 
-def events_block(events: ir.Table, base: ir.Table, cuts: list[Cutoff]) -> ir.Table:
-    """Engagement since the last order and in the last 90 days; complaints; coupons."""
+def events_block(events: ir.Table, purchases: ir.Table, cuts: list[Cutoff]) -> ir.Table:
+    """Engagement since the last order (`last_date` of the purchases block) and in the last 90
+    days; complaints; coupons."""
     daily = events.mutate(event_date=_.event_ts.cast("date")).group_by(
         ["customer_id", "event_date", "event_type"]).aggregate(n=_.count())
 
     def snapshot(c: Cutoff) -> ir.Table:
-        last_order = base.filter(base.cutoff == _lit(c.day)).select("customer_id", "last_date")
+        last_order = purchases.filter(purchases.cutoff == _lit(c.day)).select(
+            "customer_id", "last_date")
         j = daily.filter(daily.event_date <= c.day).join(last_order, "customer_id")
         since = j.event_date > j.last_date
         recent = _days(_lit(c.day), j.event_date) < 90
@@ -345,7 +347,8 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     cuts = snapshots(cutoffs, as_of, p.horizon_days)
     orders = completed_orders(tables["orders"], as_of)
 
-    base = rfm_scores(orders_block(orders, cuts, p), p.tiers)
+    purchases = orders_block(orders, cuts, p)
+    base = rfm_scores(purchases, p.tiers)
     blocks: list[ir.Table] = []
     if "order_items" in tables:
         items_feats, entropy = items_block(tables["order_items"], orders, tables.get("products"),
@@ -358,7 +361,7 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     if "reviews" in tables:
         blocks.append(reviews_block(tables["reviews"], cuts))
     if "events" in tables:
-        blocks.append(events_block(tables["events"], base, cuts))
+        blocks.append(events_block(tables["events"], purchases, cuts))
     out = base
     for block in blocks:
         out = out.left_join(block, KEY)
