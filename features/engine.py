@@ -149,6 +149,8 @@ def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
 
 
 def orders_block(orders: ir.Table, cuts: list[Cutoff], p: FeatureParams) -> ir.Table:
+    """Purchase features per (customer, cutoff): the snapshots' aggregates and the ratios
+    derived from them once, after stacking."""
     rows = order_rows(orders, p)
     a = per_cutoff(cuts, lambda c: orders_snapshot(rows, c))
     zero = ["spend_prev180"] + [f"spend_{d}d" for d in WINDOWS_DAYS]
