@@ -280,7 +280,8 @@ def returns_block(orders_all: ir.Table, returns: ir.Table | None, cuts: list[Cut
     ret = returned_orders(orders_all, returns, as_of)
 
     def snapshot(c: Cutoff) -> ir.Table:
-        r = ret.filter(ret.ret_date <= c.day)
+        # a return dated before its order (bad data) must not bring a later order into T
+        r = ret.filter((ret.ret_date <= c.day) & (ret.order_date <= c.day))
         return r.group_by("customer_id").aggregate(
             returned_orders=_.count(), returned_value=_.value.sum(),
             last_return_date=_.ret_date.max(), last_returned_order=_.order_date.max(),

@@ -229,3 +229,13 @@ def test_returned_status_orders_count_in_the_return_rate():
     assert a["frequency"] == 2 and a["return_rate"] == pytest.approx(1 / 3)
     assert a["last_order_returned"] == 1 and a["returned_value_share"] == pytest.approx(40 / 70)
     assert a["days_since_last_return"] == (T - date(2024, 2, 20)).days
+
+
+def test_a_return_dated_before_its_order_does_not_leak_the_order_into_the_past():
+    orders = pd.DataFrame({"customer_id": ["A", "A"], "order_id": ["o1", "o2"],
+                           "order_ts": ts(["2024-01-01", "2024-04-01"]), "amount": [10.0, 20.0]})
+    returns = pd.DataFrame({"order_id": ["o2"], "return_ts": ts(["2024-02-01"])})
+    out, _ = compute({"orders": orders, "returns": returns}, horizon_days=90)
+    a = out.loc[("A", T)]
+    assert a["return_rate"] == 0 and a["last_order_returned"] == 0
+    assert np.isnan(a["days_since_last_return"])
