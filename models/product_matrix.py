@@ -73,8 +73,10 @@ def product_stats(items: ir.Table, orders: ir.Table, products: ir.Table | None,
 
 
 def classify(stats: pd.DataFrame, as_of: date, p: MatrixParams) -> pd.DataFrame:
-    """One class per product; vectorised rules, documented in the module docstring."""
-    s = stats.copy()
+    """One class per product; vectorised rules, documented in the module docstring. Rows are
+    put in product order first: an engine's aggregate comes back in any order, and popularity
+    ties are broken by position."""
+    s = stats.sort_values("product_id", kind="stable", ignore_index=True)
     units = s["units"].astype(float)
     if "unit_cost" in s and s["unit_cost"].notna().any():
         s["margin"] = 1 - s["unit_cost"] / s["mean_price"].replace(0, np.nan)

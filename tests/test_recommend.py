@@ -111,3 +111,8 @@ def test_product_matrix_rules_on_a_hand_made_catalogue():
     assert out.loc["hot", "margin"] == pytest.approx(0.2)
     assert out.loc["hot", "popularity_rank"] == 1
     assert np.isfinite(out["growth"]).all()
+    # popularity ties go by product id, whatever order the engine returned the rows in
+    tied = stats.assign(units=100.0)
+    for order in (tied, tied.iloc[::-1]):
+        ranks = classify(order, as_of, MatrixParams()).set_index("product_id")["popularity_rank"]
+        assert ranks.to_dict() == {"dud": 1, "hot": 2, "mid": 3, "new": 4, "rich": 5}
