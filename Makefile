@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install browser run test lint bench clean
+.PHONY: install browser run test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,8 +12,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-run: install
-	$(VENV)/bin/dvc repro
+# the demo shop is generated once; `churn run --data your_shop/` never runs the generator
+data/synthetic: | $(VENV)/.installed
+	$(VENV)/bin/churn synth --out data/synthetic
+
+run: install data/synthetic
+	$(VENV)/bin/churn run
 
 # headless Chromium renders the HTML report in a test (Debian package, needs root)
 browser:
@@ -23,6 +27,9 @@ browser:
 
 test: install browser
 	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow"
 
 bench: install
 	$(PY) benchmarks/features.py
@@ -34,4 +41,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf data/canonical data/synthetic data/features* reports exports artifacts
+	rm -rf data/canonical data/synthetic data/features* data/products* reports exports artifacts

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from common.errors import ChurnError
+from common.params import TableFormat
 from features.contract import ORDER_STATUSES, STATUS_SYNONYMS, TABLES, canonical_dtype
-from pipeline.errors import ChurnError
 
 
 @dataclass
@@ -57,11 +58,22 @@ def to_timestamp(values: pd.Series, date_format: str | None) -> pd.Series:
     return parsed.dt.tz_localize(None).astype("datetime64[us]")
 
 
-def to_number(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("float64")
+def to_number(values: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """Floats; text is read with the shop's decimal mark and thousands separator. Values that
+    are not numbers, and infinities (`inf`, `1e309`), become missing (counted by the caller)."""
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        text = values.astype("string").str.strip()
+        if thousands:
+            text = text.str.replace(thousands, "", regex=False)
+        if decimal != ".":
+            text = text.str.replace(".", "\x00", regex=False).str.replace(
+                decimal, ".", regex=False)
+        values = text
+    number = pd.to_numeric(values, errors="coerce").astype("float64")
+    return number.mask(~np.isfinite(number))
 
 
-def _typed(frame: pd.DataFrame, table: str, report: TableReport, date_format: str | None,
+def _typed(frame: pd.DataFrame, table: str, report: TableReport, fmt: TableFormat,
            max_bad_date_share: float) -> pd.DataFrame:
     """Convert every column to its canonical type. Bad required values drop the row."""
     spec = TABLES[table]
@@ -72,7 +84,7 @@ def _typed(frame: pd.DataFrame, table: str, report: TableReport, date_format: st
         if kind == "id":
             out[col] = to_id(raw)
         elif kind == "ts":
-            parsed = to_timestamp(raw, date_format)
+            parsed = to_timestamp(raw, fmt.date_format)
             bad = parsed.isna() & raw.notna()
             if col in spec.required:
                 bad = parsed.isna()
@@ -89,8 +101,16 @@ def _typed(frame: pd.DataFrame, table: str, report: TableReport, date_format: st
                 report.fixed[f"unparseable_{col}_set_missing"] += int(bad.sum())
             out[col] = parsed
         elif kind == "num":
-            number = to_number(raw)
+            number = to_number(raw, fmt.decimal, fmt.thousands)
             garbage = number.isna() & raw.notna()
+            share = garbage.mean() if len(garbage) else 0.0
+            if col in spec.required and share > max_bad_date_share:
+                examples = ", ".join(repr(v) for v in raw[garbage].head(5).tolist())
+                raise ChurnError(
+                    f"{report.source}: column '{col}': {int(garbage.sum())} of {len(raw)} "
+                    f"values ({share:.1%}) are not finite numbers (first: {examples}). For "
+                    f"amounts like 12,50 set data.tables.{table}.decimal: ',' (and "
+                    f"thousands: '.')")
             if garbage.any() and col not in spec.required:
                 report.fixed[f"non_numeric_{col}_set_missing"] += int(garbage.sum())
             out[col] = number
@@ -104,11 +124,11 @@ def _typed(frame: pd.DataFrame, table: str, report: TableReport, date_format: st
     return typed.astype({c: canonical_dtype(spec.columns[c]) for c in typed.columns})
 
 
-def clean_orders(frame: pd.DataFrame, report: TableReport, date_format: str | None = None,
+def clean_orders(frame: pd.DataFrame, report: TableReport, fmt: TableFormat = TableFormat(),
                  max_bad_date_share: float = 0.01) -> pd.DataFrame:
     report.rows_read = len(frame)
     frame = report.drop(frame, frame.duplicated(keep="first"), "exact_duplicate_rows")
-    orders = _typed(frame, "orders", report, date_format, max_bad_date_share)
+    orders = _typed(frame, "orders", report, fmt, max_bad_date_share)
 
     status = orders["status"] if "status" in orders else pd.Series(pd.NA, index=orders.index,
                                                                        dtype="string")
@@ -152,11 +172,12 @@ def clean_orders(frame: pd.DataFrame, report: TableReport, date_format: str | No
 
 
 def clean_table(table: str, frame: pd.DataFrame, report: TableReport,
-                date_format: str | None = None, max_bad_date_share: float = 0.01) -> pd.DataFrame:
+                fmt: TableFormat = TableFormat(), max_bad_date_share: float = 0.01
+                ) -> pd.DataFrame:
     """Canonical form of an optional table (orders has its own rules: `clean_orders`)."""
     report.rows_read = len(frame)
     frame = report.drop(frame, frame.duplicated(keep="first"), "exact_duplicate_rows")
-    out = _typed(frame, table, report, date_format, max_bad_date_share)
+    out = _typed(frame, table, report, fmt, max_bad_date_share)
     if table == "order_items":
         out = report.drop(out, out["quantity"] <= 0, "non_positive_quantity")
         out = report.drop(out, out["unit_price"] < 0, "negative_unit_price")

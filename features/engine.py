@@ -13,28 +13,18 @@ before day differences, no as-of joins, plain windows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from common.params import FeatureParams
 from features.registry import available
 
 KEY = ["customer_id", "cutoff"]
 WINDOWS_DAYS = (30, 90, 180, 365)
-
-
-@dataclass(frozen=True)
-class FeatureParams:
-    horizon_days: int = 365
-    new_arrival_days: int = 90
-    sale_week_volume_ratio: float = 1.5
-    sale_week_lookback: int = 8
-    train_max_lapsed_days: int | None = None
-    score_max_lapsed_days: int | None = None
-    tiers: Mapping[str, int] = field(default_factory=lambda: {"gold": 12, "silver": 9})
 
 
 @dataclass(frozen=True)
@@ -83,10 +73,10 @@ def _sale_weeks(orders: ir.Table, p: FeatureParams) -> ir.Table:
         metrics["disc"] = (_.discount.fill_null(0) > 0).cast("float64").mean()
     weekly = o.group_by("week").aggregate(**metrics)
     # the trailing window includes the week itself; take it out again (portable frame bounds)
-    w = ibis.window(order_by="week", preceding=p.sale_week_lookback, following=0)
+    w = ibis.window(order_by="week", preceding=p.sale_week_lookback_weeks, following=0)
     weekly = weekly.mutate(trail_k=_.n.count().over(w) - 1)
     weekly = weekly.mutate(trail_n=(_.n.sum().over(w) - _.n) / _.trail_k.nullif(0))
-    enough = weekly.trail_k >= p.sale_week_lookback // 2
+    enough = weekly.trail_k >= p.sale_week_lookback_weeks // 2
     is_sale = enough & (weekly.n >= p.sale_week_volume_ratio * weekly.trail_n)
     if has_discount:
         weekly = weekly.mutate(trail_d=(_.disc.sum().over(w) - _.disc) / _.trail_k.nullif(0))
@@ -342,16 +332,18 @@ def events_block(events: ir.Table, purchases: ir.Table, cuts: list[Cutoff]) -> i
 
 
 def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
-          p: FeatureParams) -> tuple[ir.Table, list[str]]:
+          p: FeatureParams = FeatureParams(), horizon_days: int = 365,
+          score_max_lapsed_days: int | None = None) -> tuple[ir.Table, list[str]]:
     """The features table (customer_id, cutoff, split, features..., membership_tier, churned)
-    and the names of the model features the shop's tables support."""
+    and the names of the model features the shop's tables support. `cutoffs` include as_of
+    (the scoring snapshot); a cutoff is labelled when its horizon ends at or before as_of."""
     schema = {name: set(t.columns) for name, t in tables.items()}
     names = [f.name for f in available(schema)]
-    cuts = snapshots(cutoffs, as_of, p.horizon_days)
+    cuts = snapshots(cutoffs, as_of, horizon_days)
     orders = completed_orders(tables["orders"], as_of)
 
     purchases = orders_block(orders, cuts, p)
-    base = rfm_scores(purchases, p.tiers)
+    base = rfm_scores(purchases, p.membership_tiers)
     blocks: list[ir.Table] = []
     if "order_items" in tables:
         items_feats, entropy = items_block(tables["order_items"], orders, tables.get("products"),
@@ -396,8 +388,8 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     keep = ibis.literal(True)
     if p.train_max_lapsed_days is not None:
         keep = keep & (~labelled | (out.recency_days <= p.train_max_lapsed_days))
-    if p.score_max_lapsed_days is not None:
-        keep = keep & (labelled | (out.recency_days <= p.score_max_lapsed_days))
+    if score_max_lapsed_days is not None:
+        keep = keep & (labelled | (out.recency_days <= score_max_lapsed_days))
     out = out.filter(keep)
     feature_cols = [out[n].cast("float64").name(n) for n in names]
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",

@@ -4,20 +4,13 @@ feature and of the scores, churn-rate shift, and the reason mix against the last
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from common.params import DriftParams
+
 EPS = 1e-4
-
-
-@dataclass(frozen=True)
-class DriftParams:
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
-    rate_shift_alert: float = 0.10
-    reason_shift_alert: float = 0.10
 
 
 def bins_of(values: np.ndarray, bins: int = 10) -> dict:

@@ -1,12 +1,12 @@
-"""Static images of the evaluation curves (for MLflow and the HTML report)."""
+"""Static images of the evaluation curves and the product matrix (for MLflow and the HTML
+report). Built on matplotlib's Figure directly: no pyplot state, no backend chosen at import."""
 
 from __future__ import annotations
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from models.product_matrix import CLASSES
 
 AXES = {"roc": ("fpr", "tpr", "ROC"),
         "precision_recall": ("recall", "precision", "Precision-recall"),
@@ -14,14 +14,34 @@ AXES = {"roc": ("fpr", "tpr", "ROC"),
         "calibration": ("mean_predicted", "observed_rate", "Calibration")}
 
 
-def curve_figure(kind: str, data: pd.DataFrame) -> plt.Figure:
+def curve_figure(kind: str, data: pd.DataFrame) -> Figure:
     x, y, title = AXES[kind]
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.subplots()
     for model, part in data.groupby("model", sort=False):
         ax.plot(part[x], part[y], label=model, lw=1.6 if model == "lightgbm" else 1.0)
     if kind in ("roc", "gains", "calibration"):
         ax.plot([0, 1], [0, 1], ls=":", c="grey", lw=0.8)
     ax.set(xlabel=x.replace("_", " "), ylabel=y.replace("_", " "), title=title)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def matrix_figure(matrix: pd.DataFrame) -> Figure:
+    """Units sold against margin (or repeat-buyer share without costs), one colour per class."""
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
+    if matrix.empty:
+        ax.text(0.5, 0.5, "no item data: no product matrix", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = matrix["margin"] if matrix["margin"].notna().any() else matrix["repeat_buyer_share"]
+    for cls in CLASSES:
+        part = matrix["product_class"] == cls
+        ax.scatter(matrix.loc[part, "units"], y[part], s=12, label=cls, alpha=0.7)
+    ax.set(xscale="log", xlabel="units sold (window)", ylabel=str(y.name).replace("_", " "),
+           title="Product matrix")
+    ax.legend()
     fig.tight_layout()
     return fig

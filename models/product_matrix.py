@@ -16,7 +16,6 @@ Without unit costs, margin is unknown and profit falls back to repeat-buyer shar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import ibis
@@ -25,19 +24,19 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from common.params import MatrixParams
 from features.engine import completed_orders
 
 CLASSES = ("traffic", "profit", "edge", "potential")
+COLUMNS = ["product_id", "category", "product_class", "units", "revenue", "margin",
+           "first_order_share", "repeat_buyer_share", "basket_share", "growth",
+           "popularity_rank"]
 
 
-@dataclass(frozen=True)
-class MatrixParams:
-    window_days: int = 365
-    traffic_volume_quantile: float = 0.8
-    profit_margin_quantile: float = 0.6
-    edge_volume_quantile: float = 0.3
-    potential_launch_days: int = 180
-    potential_min_growth: float = 1.0
+def empty_matrix() -> pd.DataFrame:
+    """The matrix of a shop without item data: no rows, the usual columns."""
+    return pd.DataFrame({c: pd.Series(dtype="string" if c in (
+        "product_id", "category", "product_class") else "float64") for c in COLUMNS})
 
 
 def product_stats(items: ir.Table, orders: ir.Table, products: ir.Table | None,
@@ -106,4 +105,6 @@ def classify(stats: pd.DataFrame, as_of: date, p: MatrixParams) -> pd.DataFrame:
     s["product_class"] = np.select([potential, traffic, profit, edge],
                                    ["potential", "traffic", "profit", "edge"], default=fallback)
     s["popularity_rank"] = units.rank(ascending=False, method="first").astype(int)
-    return s.sort_values("popularity_rank").reset_index(drop=True)
+    if "category" not in s:
+        s["category"] = pd.NA
+    return s.sort_values("popularity_rank").reset_index(drop=True)[COLUMNS]

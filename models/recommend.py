@@ -22,26 +22,14 @@ suggested to customers with 2+ orders.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from datetime import date, timedelta
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-
-@dataclass(frozen=True)
-class RecommendParams:
-    high_value_quantile: float = 0.8
-    lapsed_days: int = 180
-    max_discount: float = 0.30
-    price_repeat_discount: float = 0.15
-    early_bird_discount: float = 0.05
-    profit_max_discount: float = 0.10
-    membership_discounts: Mapping[str, float] = field(
-        default_factory=lambda: {"gold": 0.10, "silver": 0.07, "bronze": 0.05})
-    products_per_customer: int = 3
-    exclude_recent_days: int = 180
-    budget_top_n: int | None = None
-    budget_share: float = 0.2
+from common.params import RecommendParams
+from features.engine import completed_orders
 
 
 def _pct(code: str, share: pd.Series | float) -> pd.Series | str:
@@ -100,6 +88,41 @@ def contact_budget(scored: pd.DataFrame, p: RecommendParams) -> pd.Series:
     rank = scored["value_at_stake"].where(scored["at_risk"]).rank(ascending=False,
                                                                   method="first")
     return (rank <= n).fillna(False).astype(bool)
+
+
+def purchase_history(tables: Mapping[str, ir.Table], as_of: date, recent_days: int
+                     ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """(customer, category) pairs bought up to as_of, and (customer, product) pairs bought in
+    the last `recent_days`: where suggestions come from and what they leave out."""
+    if "order_items" not in tables:
+        return None, pd.DataFrame(columns=["customer_id", "product_id"])
+    o = completed_orders(tables["orders"], as_of)
+    lines = tables["order_items"].join(o.select("order_id", "customer_id", "order_date"),
+                                       "order_id")
+    cats = None
+    products = tables.get("products")
+    if products is not None and "category" in products.columns:
+        cats = lines.join(products.select("product_id", "category"), "product_id").select(
+            "customer_id", "category").distinct().execute()
+    recent = lines.filter(lines.order_date > as_of - timedelta(days=recent_days)).select(
+        "customer_id", "product_id").distinct().execute()
+    return cats, recent
+
+
+def add_product_suggestions(scored: pd.DataFrame, matrix: pd.DataFrame,
+                            tables: Mapping[str, ir.Table], as_of: date,
+                            p: RecommendParams) -> pd.DataFrame:
+    """product_ids (comma-separated) and product_note per customer."""
+    import ibis
+
+    if matrix.empty:
+        return scored.assign(product_ids="", product_note="no item data: no product suggestions")
+    cats, recent = purchase_history(tables, as_of, p.exclude_recent_days)
+    targets = scored.loc[scored["product_classes"] != "", ["customer_id", "product_classes"]]
+    ids = suggest_products(ibis.duckdb.connect(), targets, matrix, cats, recent,
+                           p.products_per_customer)
+    return scored.assign(product_ids=scored["customer_id"].map(ids).fillna("").astype(str),
+                         product_note="")
 
 
 def suggest_products(con, targets: pd.DataFrame, matrix: pd.DataFrame,

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from common.params import ReasonParams, RecommendParams, ScoreParams
 from features.registry import families
 from models.churn_model import ChurnModel
 from models.reasons import assign_reasons, family_contributions, top_drivers
-from models.recommend import RecommendParams, contact_budget, recommend
-
-
-@dataclass(frozen=True)
-class ScoreParams:
-    risk_tiers: Mapping[str, float] = field(default_factory=lambda: {"high": 0.7, "medium": 0.4})
-    explain_tiers: tuple[str, ...] = ("high", "medium")
-    min_confidence: float = 0.4
-    use_reference: bool = True
-
-    @classmethod
-    def from_params(cls, params: Mapping) -> ScoreParams:
-        """From params.yaml's `score` and `reasons` sections."""
-        s, r = params.get("score") or {}, params.get("reasons") or {}
-        return cls(risk_tiers=dict(s.get("risk_tiers") or {"high": 0.7, "medium": 0.4}),
-                   explain_tiers=tuple(s.get("explain_tiers") or ("high", "medium")),
-                   min_confidence=float(r.get("min_confidence", 0.4)),
-                   use_reference=r.get("reference", "lapsed") == "lapsed")
+from models.recommend import contact_budget, recommend
 
 
 def risk_tier(p: np.ndarray, tiers: Mapping[str, float]) -> np.ndarray:
@@ -44,12 +27,12 @@ def yearly_spend(frame: pd.DataFrame) -> pd.Series:
     return frame["monetary_total"] * 365.0 / frame["tenure_days"].clip(lower=365)
 
 
-def explain(model: ChurnModel, X: pd.DataFrame, sp: ScoreParams) -> pd.DataFrame:
+def explain(model: ChurnModel, X: pd.DataFrame, rp: ReasonParams) -> pd.DataFrame:
     """reason, reason_confidence, top_drivers for the given rows."""
     contrib = model.contributions(X)
     fam = family_contributions(contrib, families(model.features))
-    reference = getattr(model, "reason_reference", {}) if sp.use_reference else {}
-    reasons = assign_reasons(fam, reference, sp.min_confidence)
+    reference = model.reason_reference if rp.reference == "lapsed" else {}
+    reasons = assign_reasons(fam, reference, rp.min_confidence)
     reasons["top_drivers"] = top_drivers(contrib, X)
     return reasons
 
@@ -62,7 +45,8 @@ ROW_COLUMNS = {  # what score_rows returns, in order, with the types Spark needs
 }
 
 
-def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams) -> pd.DataFrame:
+def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
+               rp: ReasonParams) -> pd.DataFrame:
     """Per customer, needing no other row: probability, tier, value at stake, reason, drivers.
     Safe to run on any partition of the customers (Spark's mapInPandas does)."""
     out = snapshot[["customer_id", "membership_tier", "one_time_buyer", "recency_days"]].copy()
@@ -77,7 +61,7 @@ def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams) -> pd
     out["reason_confidence"] = np.nan
     out["top_drivers"] = ""
     if explained.any():
-        why = explain(model, snapshot.loc[explained], sp)
+        why = explain(model, snapshot.loc[explained], rp)
         for col in ("reason", "reason_confidence", "top_drivers"):
             out.loc[explained, col] = why[col].to_numpy()
     return out.astype({"one_time_buyer": "float64", "recency_days": "float64"})[
@@ -94,6 +78,6 @@ def finish(rows: pd.DataFrame, rp: RecommendParams) -> pd.DataFrame:
 
 
 def score_customers(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
-                    rp: RecommendParams) -> pd.DataFrame:
+                    reasons: ReasonParams, rp: RecommendParams) -> pd.DataFrame:
     """Every eligible customer: probability, tier, value at stake, reason, drivers, action."""
-    return finish(score_rows(snapshot, model, sp), rp)
+    return finish(score_rows(snapshot, model, sp, reasons), rp)

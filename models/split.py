@@ -3,13 +3,12 @@ the newest labelled snapshot validates and is never used for fitting."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from pipeline.errors import ChurnError
+from common.errors import ChurnError
+from common.hashing import stable_bucket
 
 
 @dataclass(frozen=True)
@@ -18,18 +17,6 @@ class Split:
     stop: pd.DataFrame        # second-newest cutoff, half of its customers: early stopping
     calibrate: pd.DataFrame   # the other half: choose and fit the calibration
     valid: pd.DataFrame       # newest labelled cutoff: judge the model, never fit on it
-
-
-def stable_bucket(ids: pd.Series, buckets: int = 100) -> np.ndarray:
-    """A hash of the id that is the same on every machine and engine (not Python's hash())."""
-    return np.fromiter(
-        (int(hashlib.md5(str(i).encode()).hexdigest()[:8], 16) % buckets for i in ids),
-        dtype=np.int64, count=len(ids))
-
-
-def md5_threshold(fraction: float) -> str:
-    """Keep ids whose md5 hex starts below this: a sample any engine can draw identically."""
-    return f"{min(int(fraction * 16**8), 16**8 - 1):08x}"
 
 
 def time_split(frame: pd.DataFrame) -> Split:

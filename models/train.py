@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import lightgbm as lgb
@@ -11,49 +11,29 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from common.hashing import stable_bucket
+from common.params import TrainParams, as_dict
 from features.registry import families
 from models.churn_model import ChurnModel
 from models.drift import reference_profile as drift_profile
 from models.reasons import family_contributions, reference_profile
-from models.split import Split, stable_bucket
+from models.split import Split
 
 LABEL = "churned"
 
 
-@dataclass(frozen=True)
-class TrainParams:
-    learning_rate: float = 0.05
-    num_leaves: int = 24
-    max_depth: int = 6
-    min_child_samples: int = 50
-    n_estimators: int = 600
-    early_stopping_rounds: int = 50
-    class_weight: str | None = None
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    calibration: str = "auto"  # auto | isotonic | sigmoid | none
-    tune_trials: int = 0
-    seed: int = 42
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_params(cls, train: dict[str, Any], seed: int) -> TrainParams:
-        known = {k: v for k, v in train.items() if k in cls.__dataclass_fields__}
-        return cls(**known, seed=seed)
-
-    def lgbm_kwargs(self) -> dict[str, Any]:
-        return dict(
-            objective="binary", learning_rate=self.learning_rate, num_leaves=self.num_leaves,
-            max_depth=self.max_depth, min_child_samples=self.min_child_samples,
-            n_estimators=self.n_estimators, class_weight=self.class_weight,
-            subsample=self.subsample, subsample_freq=1 if self.subsample < 1 else 0,
-            colsample_bytree=self.colsample_bytree, random_state=self.seed, n_jobs=2,
-            verbose=-1, **self.extra)
+def lgbm_kwargs(p: TrainParams, seed: int) -> dict[str, Any]:
+    return dict(
+        objective="binary", learning_rate=p.learning_rate, num_leaves=p.num_leaves,
+        max_depth=p.max_depth, min_child_samples=p.min_child_samples,
+        n_estimators=p.n_estimators, class_weight=p.class_weight,
+        subsample=p.subsample, subsample_freq=1 if p.subsample < 1 else 0,
+        colsample_bytree=p.colsample_bytree, random_state=seed, n_jobs=2, verbose=-1)
 
 
 def fit_lgbm(fit: pd.DataFrame, stop: pd.DataFrame, features: list[str],
-             p: TrainParams) -> lgb.LGBMClassifier:
-    clf = lgb.LGBMClassifier(**p.lgbm_kwargs())
+             p: TrainParams, seed: int) -> lgb.LGBMClassifier:
+    clf = lgb.LGBMClassifier(**lgbm_kwargs(p, seed))
     clf.fit(fit[features].astype("float64"), fit[LABEL],
             eval_X=(stop[features].astype("float64"),), eval_y=(stop[LABEL],),
             callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)])
@@ -79,7 +59,7 @@ def calibrate(clf: lgb.LGBMClassifier, held: pd.DataFrame, features: list[str],
     return cal, scores
 
 
-def tune(split: Split, features: list[str], p: TrainParams) -> TrainParams:
+def tune(split: Split, features: list[str], p: TrainParams, seed: int) -> TrainParams:
     """Small Optuna search with a time-based fold: fit on older cutoffs, score the newest
     fitting cutoff. Never looks at the validation snapshot."""
     import optuna
@@ -91,34 +71,32 @@ def tune(split: Split, features: list[str], p: TrainParams) -> TrainParams:
         return p
 
     def objective(trial: optuna.Trial) -> float:
-        cand = TrainParams(**{**p.__dict__,
-                              "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2,
-                                                                   log=True),
-                              "num_leaves": trial.suggest_int("num_leaves", 8, 48),
-                              "min_child_samples": trial.suggest_int("min_child_samples", 20,
-                                                                     200, log=True)})
-        clf = fit_lgbm(inner_fit, inner_val, features, cand)
+        cand = replace(
+            p, learning_rate=trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+            num_leaves=trial.suggest_int("num_leaves", 8, 48),
+            min_child_samples=trial.suggest_int("min_child_samples", 20, 200, log=True))
+        clf = fit_lgbm(inner_fit, inner_val, features, cand, seed)
         return roc_auc_score(inner_val[LABEL],
                              clf.predict_proba(inner_val[features].astype("float64"))[:, 1])
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=p.seed))
+                                sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=p.tune_trials)
-    return TrainParams(**{**p.__dict__, **study.best_params})
+    return replace(p, **study.best_params)
 
 
-def train_model(split: Split, features: list[str],
-                p: TrainParams) -> tuple[ChurnModel, dict[str, Any]]:
+def train_model(split: Split, features: list[str], p: TrainParams,
+                seed: int) -> tuple[ChurnModel, dict[str, Any]]:
     """The calibrated model and what happened while fitting it."""
     if p.tune_trials > 0:
-        p = tune(split, features, p)
-    clf = fit_lgbm(split.fit, split.stop, features, p)
+        p = tune(split, features, p, seed)
+    clf = fit_lgbm(split.fit, split.stop, features, p, seed)
     calibrator, cal_scores = calibrate(clf, split.calibrate, features, p.calibration)
     model = ChurnModel(clf.booster_, calibrator, list(features))
     lapsed = split.calibrate[split.calibrate[LABEL] == 1]
     if len(lapsed):
-        sample = lapsed.sample(min(len(lapsed), 20_000), random_state=p.seed)
+        sample = lapsed.sample(min(len(lapsed), 20_000), random_state=seed)
         model.reason_reference = reference_profile(
             family_contributions(model.contributions(sample), families(list(features))))
     # the newest labelled snapshot is the training data closest to a scoring snapshot
@@ -130,7 +108,7 @@ def train_model(split: Split, features: list[str],
         "calibration": "none" if calibrator is None else calibrator.method,
         "calibration_brier": cal_scores,
         "importance_gain": importance.sort_values(ascending=False).round(3).to_dict(),
-        "params": p.__dict__,
+        "params": {**as_dict(p), "seed": seed},
         "rows": {"fit": len(split.fit), "stop": len(split.stop),
                  "calibrate": len(split.calibrate), "valid": len(split.valid)},
         "fit_cutoffs": sorted(str(c)[:10] for c in split.fit["cutoff"].unique()),

@@ -1,12 +1,15 @@
-"""`churn`: the command line of the churn pipeline (typer + rich)."""
+"""`churn`: the command line of the churn pipeline (typer + rich).
+
+Every command that runs pipeline work holds the project lock; `run`, `retrain` and `score` run
+`dvc repro` in a guarded process group (pipeline/process.py) with this run's overrides in the
+environment (pipeline/runinfo.py): params.yaml is never edited.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
-import subprocess
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,11 +18,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.errors import ChurnError
+from common.errors import ChurnError
+from common.params import load_params
+from pipeline.process import Interrupted, run_in_group
+from pipeline.runinfo import OVERRIDES_ENV
+from pipeline.stage import quiet_third_parties
 
 app = typer.Typer(help="Churn scores, reasons and actions for online shops.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console(stderr=True)
+out = Console()
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -27,21 +35,13 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def run_stage(main: Callable[[], None]) -> None:
-    """Entry point wrapper for `python -m pipeline.<stage>`: one clear line, never a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        main()
-    except ChurnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-
-
-def _dvc(*args: str) -> int:
-    """Run DVC with this interpreter's scripts first on PATH, so stages use the same venv."""
+def _dvc(args: list[str], overrides: dict, lock_fd: int) -> int:
+    """`dvc repro ...` with this interpreter's scripts first on PATH (stages use the same
+    venv) and the run's overrides in the environment."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.call([sys.executable, "-m", "dvc", *args], env=env)
+    env[OVERRIDES_ENV] = json.dumps(overrides)
+    return run_in_group([sys.executable, "-m", "dvc", *args], env, lock_fd)
 
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Shop folder or orders file; "
@@ -50,47 +50,91 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Cutoff date YYYY-M
                                                  "overrides as_of (default: last order date).")]
 HorizonOpt = Annotated[int | None, typer.Option("--horizon-days", min=1,
                                                 help="Overrides churn.horizon_days.")]
+ParamsOpt = Annotated[Path, typer.Option(help="The params file.")]
 
 
 def _overrides(data: Path | None, as_of: str | None, horizon_days: int | None) -> dict:
-    out: dict = {}
+    found: dict = {}
     if data is not None:
         if not data.exists():
             fail(f"{data}: input path not found")
-        out["data.input"] = str(data.resolve())
+        found["data.input"] = str(data.resolve())
     if as_of is not None:
         try:
-            out["as_of"] = date.fromisoformat(as_of).isoformat()
+            found["as_of"] = date.fromisoformat(as_of).isoformat()
         except ValueError:
             fail(f"--as-of {as_of!r} is not a date like 2024-06-30")
     if horizon_days is not None:
-        out["churn.horizon_days"] = horizon_days
-    return out
+        found["churn.horizon_days"] = horizon_days
+    return found
+
+
+def _check_input(params_path: Path, overrides: dict) -> None:
+    """A missing demo shop is a hint, not a DVC error: the generator never runs by itself."""
+    params = load_params(params_path)
+    source = Path(overrides.get("data.input") or params.data.input)
+    if not source.exists():
+        hint = " (the demo shop: `churn synth`, or `make run`)" if \
+            source == Path("data/synthetic") else ""
+        raise ChurnError(f"{source}: input path not found{hint}")
+
+
+def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str]) -> None:
+    """DVC calls under the project lock, in a guarded process group, one line on failure."""
+    from pipeline.lock import project_lock
+
+    if not params.exists():
+        fail(f"{params}: not found; run churn from the project root")
+    try:
+        _check_input(params, overrides)
+        with project_lock(command) as lock_fd:
+            for args in calls:
+                code = _dvc(args, overrides, lock_fd)
+                if code != 0:
+                    fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
+                         "printed above")
+    except ChurnError as exc:
+        fail(str(exc))
+    except Interrupted as exc:
+        fail(f"stopped by {exc}: the pipeline was stopped; params.yaml, models and the last "
+             "export are unchanged", code=130 if exc.signum == 2 else 143)
 
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option(help="Folder to write the shop's tables into.")],
-    customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same shop.")] = 42,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the shop's tables.")] =
+    Path("data/synthetic"),
+    customers: Annotated[int | None, typer.Option(min=10, help="Number of customers "
+                                                  "(default: synth.customers).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The same seed gives the same shop "
+                                             "(default: base.seed).")] = None,
+    params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Write a synthetic shop (all six tables) and its churn-cause truth file.
+    """Write the demo synthetic shop (all six tables) and its churn-cause truth file.
 
     Example: churn synth --out data/myshop --customers 5000 --seed 7
     """
-    from pipeline.synth import TRUTH_FILE, ShopConfig, write_shop
+    from shops.io import TRUTH_FILE
+    from shops.retail import ShopConfig, write_shop
 
-    counts = write_shop(out, ShopConfig(customers=customers, seed=seed))
-    table = Table("table", "rows", title=f"synthetic shop in {out}")
+    try:
+        p = load_params(params) if params.exists() else None
+    except ChurnError as exc:
+        fail(str(exc))
+    cfg = ShopConfig(customers=customers or (p.synth.customers if p else 20_000),
+                     seed=seed if seed is not None else (p.base.seed if p else 42))
+    counts = write_shop(out_dir, cfg)
+    table = Table("table", "rows", title=f"synthetic shop in {out_dir}")
     for name, n in counts.items():
         table.add_row(name, f"{n:,}")
-    Console().print(table)
-    console.print(f"truth (evaluation only): {out / TRUTH_FILE}")
+    out.print(table)
+    console.print(f"truth (evaluation only): {out_dir / TRUTH_FILE}")
 
 
 @app.command()
-def ingest(data: DataOpt = None, params: Path = Path("params.yaml"),
-           out: Path = Path("data/canonical"), report: Path = Path("reports/ingest.json")) -> None:
+def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
+           out_dir: Annotated[Path, typer.Option("--out")] = Path("data/canonical"),
+           report: Path = Path("reports/ingest.json")) -> None:
     """Read, validate and normalise a shop's files into canonical Parquet, with a report.
 
     Example: churn ingest --data ~/exports/myshop/
@@ -98,55 +142,71 @@ def ingest(data: DataOpt = None, params: Path = Path("params.yaml"),
     from pipeline.ingest import ingest as run_ingest
     from pipeline.ingest import write_canonical
     from pipeline.io import write_json
-    from pipeline.params import get, load_params
+    from pipeline.lock import project_lock
 
     try:
         p = load_params(params)
-        input_path = Path(data) if data else Path(get(p, "data.input"))
-        tables, summary = run_ingest(input_path, p.get("data") or {})
+        input_path = Path(data) if data else Path(p.data.input)
+        with project_lock("churn ingest"):
+            tables, summary = run_ingest(input_path, p.data)
+            write_canonical(tables, out_dir)
+            write_json(summary, report)
     except ChurnError as exc:
         fail(str(exc))
-    write_canonical(tables, out)
-    write_json(summary, report)
     table = Table("table", "read", "kept", "dropped", "fixed", title=f"ingest of {input_path}")
     for name, r in summary["tables"].items():
         table.add_row(name, f"{r['rows_read']:,}", f"{r['rows_kept']:,}",
-                      ", ".join(f"{k}: {v}" for k, v in r["dropped"].items()) or "-",
-                      ", ".join(f"{k}: {v}" for k, v in r["fixed"].items()) or "-")
-    Console().print(table)
+                      ", ".join(f"{k}: {v:,}" for k, v in r["dropped"].items()) or "-",
+                      ", ".join(f"{k}: {v:,}" for k, v in r["fixed"].items()) or "-")
+    out.print(table)
+    if summary["ignored_files"]:
+        console.print(f"ignored (not contract tables): {', '.join(summary['ignored_files'])}")
 
 
-def _pipeline(command: str, params: Path, overrides: dict, *dvc_calls: list[str]) -> None:
-    """Run DVC commands under the project lock with params overridden for this run only."""
-    from pipeline.lock import project_lock
-    from pipeline.params import overridden
+def _summary(reports: Path = Path("reports")) -> None:
+    """What happened, in a few lines: customers scored, at risk, reasons, actions, the model
+    against the baselines, where the exports and the report are."""
+    from pipeline.io import read_json
 
-    if not params.exists():
-        fail(f"{params}: not found; run churn from the project root")
     try:
-        with project_lock(command), overridden(params, overrides):
-            for args in dvc_calls:
-                code = _dvc(*args)
-                if code != 0:
-                    fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
-                         "printed above")
-    except ChurnError as exc:
-        fail(str(exc))
+        score = read_json(reports / "score.json")
+        metrics = read_json(reports / "metrics.json")
+    except (OSError, ValueError):
+        return
+    table = Table(title=f"churn scores as of {score['as_of']}", show_header=False)
+    table.add_row("customers scored", f"{score['customers']:,}")
+    share = score["at_risk"] / max(1, score["customers"])
+    table.add_row("at risk", f"{score['at_risk']:,} ({share:.0%})")
+    table.add_row("reasons (at risk)", ", ".join(
+        f"{k} {v:.0%}" for k, v in score["reason_mix"].items()) or "-")
+    table.add_row(f"actions in budget ({score['in_budget']:,})", ", ".join(
+        f"{k} {v:,}" for k, v in score["actions"].items()) or "-")
+    model, best = metrics["model"], metrics["best_baseline"]
+    table.add_row("model", f"{score['model']['name']} v{score['model']['version']}: "
+                  f"ROC-AUC {model['roc_auc']:.3f} vs {best['name']} {best['roc_auc']:.3f}")
+    if "reasons" in metrics:
+        table.add_row("reason backtest", f"accuracy {metrics['reasons']['accuracy']:.2f}, "
+                      f"macro-F1 {metrics['reasons']['macro_f1']:.2f}")
+    table.add_row("exports", "\n".join(score["exports"]) + f"\ntable {score['database_rows']:,} "
+                  "rows")
+    table.add_row("report", "churn report → reports/churn_report.html")
+    out.print(table)
 
 
 @app.command()
 def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = None,
-        params: Path = Path("params.yaml")) -> None:
+        params: ParamsOpt = Path("params.yaml")) -> None:
     """Run the whole DVC pipeline (dvc repro), with overrides for this run only.
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
-    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro"])
+    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"])
+    _summary()
 
 
 @app.command()
 def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOpt = None,
-            params: Path = Path("params.yaml")) -> None:
+            params: ParamsOpt = Path("params.yaml")) -> None:
     """Retrain for a date: ingest -> features -> train -> evaluate, then the champion gate.
 
     The new model is registered as a challenger and takes the `champion` alias only if it beats
@@ -155,43 +215,37 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
 
     Example (weekly cron): churn retrain --as-of $(date -d yesterday +%F)
     """
-    import mlflow
-
     from pipeline.drift import run_drift
     from pipeline.io import read_json
-    from pipeline.params import load_params, overridden
+    from pipeline.tracking import log_drift
 
     overrides = _overrides(data, as_of, horizon_days)
-    _pipeline("churn retrain", params, overrides, ["repro", "features"],
-              ["repro", "--force", "--single-item", "train"], ["repro", "evaluate"])
-    decision = read_json("reports/metrics.json")["promotion"]
+    _pipeline("churn retrain", params, overrides, ["repro", "-q", "features"],
+              ["repro", "-q", "--force", "--single-item", "train"], ["repro", "-q", "evaluate"])
+    decision = read_json("reports/evaluation.json")["promotion"]
     trained = read_json("reports/train.json")
     try:
-        with overridden(params, overrides):
-            drift = run_drift(load_params(params))
-        with mlflow.start_run(run_id=trained["run_id"]):
-            mlflow.log_metrics({"drift.score_psi": drift["score_psi"],
-                                "drift.max_feature_psi": max(
-                                    (f["psi"] for f in drift["features"]), default=0.0)})
-            mlflow.set_tag("drift.status", drift["status"])
+        log_drift(trained["run_id"], run_drift(load_params(params)))
     except ChurnError as exc:
         console.print(f"drift not recorded: {exc}")
     verdict = "promoted to champion" if decision["promoted"] else "kept the current champion"
-    Console().print(f"model v{decision['challenger_version']} {verdict}: {decision['reason']}")
+    out.print(f"model v{decision['challenger_version']} {verdict}: {decision['reason']}")
     raise typer.Exit(0 if decision["promoted"] else 3)
 
 
 @app.command()
-def score(as_of: AsOfOpt = None, data: DataOpt = None, params: Path = Path("params.yaml")) -> None:
+def score(as_of: AsOfOpt = None, data: DataOpt = None,
+          params: ParamsOpt = Path("params.yaml")) -> None:
     """Score every customer with the champion and export (runs what scoring needs first).
 
     Example (daily cron): churn score
     """
-    _pipeline("churn score", params, _overrides(data, as_of, None), ["repro", "score"])
+    _pipeline("churn score", params, _overrides(data, as_of, None), ["repro", "-q", "score"])
+    _summary()
 
 
 @app.command()
-def drift(params: Path = Path("params.yaml"),
+def drift(params: ParamsOpt = Path("params.yaml"),
           fail_on_alert: Annotated[bool, typer.Option(help="Exit 4 on a drift alert.")] = False,
           ) -> None:
     """Compare today's scoring snapshot with the champion's training data (PSI per feature,
@@ -200,7 +254,6 @@ def drift(params: Path = Path("params.yaml"),
     Example: churn drift --fail-on-alert
     """
     from pipeline.drift import run_drift
-    from pipeline.params import load_params
 
     try:
         report = run_drift(load_params(params))
@@ -209,8 +262,10 @@ def drift(params: Path = Path("params.yaml"),
     table = Table("feature", "PSI", "level", title=f"drift: {report['status']}")
     for row in report["features"][:10]:
         table.add_row(row["feature"], f"{row['psi']:.3f}", row["level"])
-    Console().print(table)
-    Console().print(f"score PSI {report['score_psi']:.3f}; churn rate {report['churn_rate']}")
+    out.print(table)
+    rate = report["churn_rate"]
+    out.print(f"score PSI {report['score_psi']:.3f}; predicted churn rate "
+              f"{rate['predicted_now']:.1%} (training {rate['training'] or 0:.1%})")
     for alert in report["alerts"]:
         console.print(f"[yellow]alert:[/] {alert}")
     if fail_on_alert and report["status"] == "alert":
@@ -218,7 +273,8 @@ def drift(params: Path = Path("params.yaml"),
 
 
 @app.command()
-def report(out: Path = Path("reports/churn_report.html")) -> None:
+def report(out_file: Annotated[Path, typer.Option("--out")] =
+           Path("reports/churn_report.html")) -> None:
     """Write one self-contained HTML report (plots embedded) for the marketing team.
 
     Example: churn report && xdg-open reports/churn_report.html
@@ -226,14 +282,19 @@ def report(out: Path = Path("reports/churn_report.html")) -> None:
     from pipeline.report import write_report
 
     try:
-        path = write_report(out)
+        path = write_report(out_file)
     except ChurnError as exc:
         fail(str(exc))
-    Console().print(f"report written to {path}")
+    out.print(f"report written to {path}")
 
 
 def main() -> None:
-    app()
+    quiet_third_parties()
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from models.drift import DriftParams, drift_report
-from models.tracking import champion_version, load_churn_model, setup
-from pipeline.errors import ChurnError
-from pipeline.io import write_json
-from pipeline.params import get
+from common.errors import ChurnError
+from common.params import Params
+from models.drift import drift_report
+from pipeline.io import read_json, write_json
+from pipeline.runinfo import read_run_info
+from pipeline.tracking import champion_for_scoring, identity, model_name, setup
 
 
 def reason_mixes(url: str, table: str) -> list[tuple[str, dict[str, float]]]:
@@ -22,9 +23,11 @@ def reason_mixes(url: str, table: str) -> list[tuple[str, dict[str, float]]]:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(table):
                 return []
-            frame = pd.read_sql(sa.text(
-                f'SELECT as_of, reason, COUNT(*) AS n FROM "{table}" '
-                "WHERE risk_tier <> 'low' GROUP BY as_of, reason"), conn)
+            scores = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            frame = pd.read_sql(
+                sa.select(scores.c.as_of, scores.c.reason, sa.func.count().label("n"))
+                .where(scores.c.risk_tier != "low").group_by(scores.c.as_of, scores.c.reason),
+                conn)
     finally:
         engine.dispose()
     out = []
@@ -34,24 +37,25 @@ def reason_mixes(url: str, table: str) -> list[tuple[str, dict[str, float]]]:
     return out
 
 
-def run_drift(params: dict, features: Path = Path("data/features.parquet"),
+def run_drift(params: Params, features: Path = Path("data/features.parquet"),
+              canonical: Path = Path("data/canonical"),
+              features_report: Path = Path("reports/features.json"),
               out: Path = Path("reports/drift.json")) -> dict:
-    name = get(params, "train.model_name", "churn-lgbm")
-    setup(get(params, "train.experiment", "churn"))
-    if champion_version(name) is None:
-        raise ChurnError(f"no '{name}@champion' model yet: run `churn run` first")
-    model = load_churn_model(f"models:/{name}@champion")
-    if not getattr(model, "drift_reference", None):
-        raise ChurnError("the champion model has no drift reference: retrain it (churn retrain)")
-    if not features.exists():
+    setup(params.train)
+    if not features.exists() or not features_report.exists():
         raise ChurnError(f"{features}: no features yet: run `churn run` first")
+    run = read_run_info(canonical)
+    names = read_json(features_report)["features"]
+    model, _champ = champion_for_scoring(model_name(params.train),
+                                         identity(run.horizon_days, names))
+    if not model.drift_reference:
+        raise ChurnError("the champion model has no drift reference: retrain it (churn retrain)")
     snapshot = pd.read_parquet(features, filters=[("split", "==", "score")])
-    mixes = reason_mixes(get(params, "export.database_url", "sqlite:///exports/churn.db"),
-                         get(params, "export.table", "churn_scores"))
+    mixes = reason_mixes(params.export.database_url, params.export.table)
     now = mixes[0][1] if mixes else None
     before = mixes[1][1] if len(mixes) > 1 else None
     report = drift_report(model.drift_reference, snapshot, model.predict_proba(snapshot), now,
-                          before, DriftParams(**(params.get("drift") or {})))
+                          before, params.drift)
     report["as_of_compared"] = [m[0] for m in mixes]
     write_json(report, out)
     return report

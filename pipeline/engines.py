@@ -9,18 +9,17 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import ibis
 
+from common.errors import ChurnError
+from common.params import Params, SparkParams
 from features.contract import TABLES, ibis_schema
-from pipeline.errors import ChurnError
 
 
-def spark_session(spark: dict[str, Any] | None = None):
+def spark_session(spark: SparkParams = SparkParams()):
     """A Spark session set up against the known traps: Java 17+, UTC session time zone,
     PYSPARK_PYTHON = this venv's python, a temporary warehouse dir, no UI."""
-    spark = spark or {}
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -34,30 +33,34 @@ def spark_session(spark: dict[str, Any] | None = None):
         raise ChurnError(f"engine: spark needs Java 17 or newer; found {version.splitlines()[0]}")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (SparkSession.builder.master(str(spark.get("master") or "local[*]"))
+    builder = (SparkSession.builder.master(spark.master)
                .appName("churn-pipeline")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.warehouse.dir", tempfile.mkdtemp(prefix="churn-spark-"))
                .config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8"))
-    for key, value in (spark.get("conf") or {}).items():
+    for key, value in spark.conf.items():
         builder = builder.config(key, str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
 
-def connect(params: dict[str, Any]) -> ibis.BaseBackend:
-    engine = params.get("engine") or "duckdb"
-    if engine == "duckdb":
+def connect(params: Params) -> ibis.BaseBackend:
+    if params.engine == "duckdb":
         con = ibis.duckdb.connect()
         # row order of the feature table carries no meaning (readers sort by key), and keeping
         # it costs parallelism when writing; no progress bar in logs
         con.raw_sql("SET preserve_insertion_order = false; SET enable_progress_bar = false")
         return con
-    if engine == "spark":
-        return ibis.pyspark.connect(spark_session(params.get("spark")))
-    raise ChurnError(f"params.yaml engine: {engine!r} is not one of duckdb, spark")
+    return ibis.pyspark.connect(spark_session(params.spark))
+
+
+def connect_canonical(canonical: Path, params: Params
+                      ) -> tuple[ibis.BaseBackend, dict[str, ibis.Table]]:
+    """The canonical tables on the configured engine."""
+    con = connect(params)
+    return con, read_canonical(con, canonical)
 
 
 def read_canonical(con: ibis.BaseBackend, canonical: Path) -> dict[str, ibis.Table]:

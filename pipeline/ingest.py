@@ -6,17 +6,18 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pandera.errors
 
+from common.errors import ChurnError
+from common.params import DataParams, TableFormat, load_params
 from features import cleaning
 from features.contract import OPTIONAL_TABLES, TABLES, validate
-from pipeline.errors import ChurnError
 from pipeline.io import write_json, write_parquet
-from pipeline.params import get, load_params
-from pipeline.readers import TableFormat, locate, map_columns, read_raw
+from pipeline.readers import SUFFIXES, locate, map_columns, read_raw
+from pipeline.runinfo import overrides_from_env, resolve, with_overrides, write_run_info
+from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,22 @@ def read_table(input_path: Path, table: str, fmt: TableFormat) -> tuple[pd.DataF
     return map_columns(raw, table, fmt, path), path
 
 
-def ingest(input_path: Path, data_params: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict]:
+def ingest(input_path: Path, data: DataParams) -> tuple[dict[str, pd.DataFrame], dict]:
     """All tables of a shop in canonical form, and the ingest report."""
-    tables_cfg = data_params.get("tables") or {}
-    max_bad = float(data_params.get("max_bad_date_share", 0.01))
-    fmts = {t: TableFormat.from_params(tables_cfg.get(t)) for t in TABLES}
+    fmts = {t: data.tables.get(t, TableFormat()) for t in TABLES}
+    unknown = sorted(set(data.tables) - set(TABLES))
+    if unknown:
+        raise ChurnError(f"params.yaml data.tables: unknown table(s) {unknown}; the contract's "
+                         f"tables are {list(TABLES)}")
 
     read = read_table(input_path, "orders", fmts["orders"])
-    assert read is not None  # locate raises for a missing orders file
+    if read is None:
+        raise ChurnError(f"{input_path}: no orders table found")
     raw_orders, path = read
     report = cleaning.TableReport(str(path))
     if raw_orders.empty:
         raise ChurnError(f"{path}: orders file has a header but no rows")
-    orders = cleaning.clean_orders(raw_orders, report, fmts["orders"].date_format, max_bad)
+    orders = cleaning.clean_orders(raw_orders, report, fmts["orders"], data.max_bad_date_share)
     if orders.empty:
         raise ChurnError(f"{path}: no usable orders left after cleaning: {dict(report.dropped)}")
     _contract_check("orders", orders, str(path))
@@ -71,7 +75,7 @@ def ingest(input_path: Path, data_params: dict[str, Any]) -> tuple[dict[str, pd.
         if raw.empty:
             report.notes.append("file has no rows: treated as absent")
             continue
-        frame = cleaning.clean_table(table, raw, report, fmts[table].date_format, max_bad)
+        frame = cleaning.clean_table(table, raw, report, fmts[table], data.max_bad_date_share)
         if "order_id" in TABLES[table].required:
             frame = cleaning.drop_unknown_orders(frame, orders, report)
         if TABLES[table].event_time:
@@ -83,11 +87,21 @@ def ingest(input_path: Path, data_params: dict[str, Any]) -> tuple[dict[str, pd.
     summary = {
         "input": str(input_path),
         "tables": {name: r.as_dict() for name, r in reports.items()},
+        "ignored_files": ignored_files(input_path),
         "first_order_ts": orders["order_ts"].min(),
         "last_order_ts": last_order_ts,
         "customers": int(orders["customer_id"].nunique()),
     }
     return tables, summary
+
+
+def ignored_files(input_path: Path) -> list[str]:
+    """Files in the input folder that are no contract table: noted, never an error."""
+    if not input_path.is_dir():
+        return []
+    known = {f"{t}{suffix}" for t in TABLES for suffix in SUFFIXES}
+    return sorted(p.name for p in input_path.iterdir()
+                  if p.is_file() and p.name not in known and not p.name.startswith((".", "_")))
 
 
 def write_canonical(tables: dict[str, pd.DataFrame], out_dir: Path) -> None:
@@ -104,19 +118,22 @@ def write_canonical(tables: dict[str, pd.DataFrame], out_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--input", help="overrides data.input")
     parser.add_argument("--out", default="data/canonical")
     parser.add_argument("--report", default="reports/ingest.json")
     args = parser.parse_args(argv)
-    params = load_params(args.params)
-    input_path = Path(args.input or get(params, "data.input"))
-    tables, summary = ingest(input_path, params.get("data") or {})
-    write_canonical(tables, Path(args.out))
-    write_json(summary, args.report)
-    log.info("ingested %s", {t: len(f) for t, f in tables.items()})
+    params = with_overrides(load_params(args.params), overrides_from_env())
+    input_path = Path(params.data.input)
+    tables, summary = ingest(input_path, params.data)
+    orders = tables["orders"]["order_ts"]
+    run = resolve(params, orders.min().date(), orders.max().date())
+    out = Path(args.out)
+    write_canonical(tables, out)
+    write_run_info(run, out)
+    write_json({**summary, "run": run.__dict__}, args.report)
+    log.info("ingested %s: %s; as_of %s, horizon %d days", input_path,
+             ", ".join(f"{t} {len(f):,}" for t, f in tables.items()), run.as_of,
+             run.horizon_days)
 
 
 if __name__ == "__main__":
-    from pipeline.cli import run_stage
-
     run_stage(main)

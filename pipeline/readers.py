@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from common.errors import ChurnError
+from common.params import TableFormat
 from features.contract import TABLES
-from pipeline.errors import ChurnError
 
 SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt", ".dat")
-
-
-@dataclass(frozen=True)
-class TableFormat:
-    """How one table's file is laid out; fields come from params.yaml `data.tables.<name>`."""
-
-    file: str | None = None
-    format: str = "auto"  # auto | csv | parquet | whitespace
-    delimiter: str = ","
-    header: bool = True
-    names: list[str] | None = None
-    date_format: str | None = None
-    encoding: str = "utf-8"
-    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> the shop's name
-
-    @classmethod
-    def from_params(cls, raw: dict[str, Any] | None) -> TableFormat:
-        raw = dict(raw or {})
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ChurnError(f"params.yaml data.tables: unknown option(s) {sorted(unknown)}")
-        raw["columns"] = dict(raw.get("columns") or {})
-        return cls(**raw)
 
 
 def locate(input_path: Path, table: str, fmt: TableFormat) -> Path | None:
@@ -76,7 +52,8 @@ def read_raw(path: Path, fmt: TableFormat) -> pd.DataFrame:
             raise ChurnError(f"{path}: file is empty (0 bytes)")
         sep = r"\s+" if kind == "whitespace" else fmt.delimiter
         return pd.read_csv(
-            path, sep=sep, header=0 if fmt.header else None, names=fmt.names,
+            path, sep=sep, header=0 if fmt.header else None,
+            names=list(fmt.names) if fmt.names else None,
             dtype=str, encoding=fmt.encoding, skipinitialspace=True,
         )
     except ChurnError:

@@ -7,16 +7,15 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from jinja2 import Environment, select_autoescape  # noqa: E402
-
-from models.plots import curve_figure  # noqa: E402
-from pipeline.errors import ChurnError  # noqa: E402
-from pipeline.io import read_json, write_with  # noqa: E402
+from common.errors import ChurnError
+from models.plots import curve_figure
+from pipeline.export import LATEST
+from pipeline.io import read_json, write_with
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Churn report {{ as_of }}</title>
@@ -68,14 +67,13 @@ matrix" width="520">{% endif %}
 """
 
 
-def _png(fig: plt.Figure) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _reason_figure(score: dict, confusion: pd.DataFrame) -> plt.Figure:
+def _reason_figure(score: dict, confusion: pd.DataFrame) -> Figure:
     mix = pd.Series(score["reason_mix"], name="at risk now")
     frames = [mix]
     if not confusion.empty:
@@ -83,15 +81,17 @@ def _reason_figure(score: dict, confusion: pd.DataFrame) -> plt.Figure:
             "backtest: true cause"))
         frames.append(confusion["predicted"].value_counts(normalize=True).rename(
             "backtest: reason given"))
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     pd.concat(frames, axis=1).fillna(0).plot.bar(ax=ax, rot=0)
     ax.set(ylabel="share of customers", title="Reason mix")
     fig.tight_layout()
     return fig
 
 
-def _lift_figure(gains: pd.DataFrame) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+def _lift_figure(gains: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.subplots()
     for model, part in gains.groupby("model", sort=False):
         part = part[part["share_contacted"] > 0.02]
         ax.plot(part["share_contacted"], part["share_of_churners"] / part["share_contacted"],
@@ -112,11 +112,13 @@ def risk_value_grid(export: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_report(reports: Path = Path("reports"), exports: Path = Path("exports")) -> str:
-    for needed in ("metrics.json", "score.json"):
-        if not (reports / needed).exists():
-            raise ChurnError(f"{reports / needed} not found: run `churn run` first")
-    metrics, score = read_json(reports / "metrics.json"), read_json(reports / "score.json")
-    export = pd.read_parquet(exports / f"churn_scores_{score['as_of']}.parquet")
+    for needed in (reports / "evaluation.json", reports / "score.json", exports / LATEST):
+        if not needed.exists():
+            raise ChurnError(f"{needed} not found: run `churn run` first")
+    metrics, score = read_json(reports / "evaluation.json"), read_json(reports / "score.json")
+    latest = read_json(exports / LATEST)
+    export = pd.read_parquet(exports / next(f for f in latest["files"]
+                                             if f.endswith(".parquet")))
     plots = reports / "plots"
     curve_images = [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
                     for kind in ("gains", "calibration")]
@@ -132,8 +134,6 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
          "action", "channel", "offer"]]
     baselines = [b["all"]["roc_auc"] for b in metrics["baselines"].values()]
     env = Environment(autoescape=select_autoescape(default=True))
-    from markupsafe import Markup
-
     return env.from_string(TEMPLATE).render(
         as_of=score["as_of"], model=score["model"], score=score,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -10,20 +10,21 @@ from pathlib import Path
 import cloudpickle
 import pandas as pd
 
+from common.params import ReasonParams, ScoreParams
 from models.churn_model import ChurnModel
-from models.scoring import ROW_COLUMNS, ScoreParams, score_rows
+from models.scoring import ROW_COLUMNS, score_rows
 
 
-def spark_score_rows(session, features: Path, model: ChurnModel,
-                     sp: ScoreParams) -> pd.DataFrame:
+def spark_score_rows(session, features: Path, model: ChurnModel, sp: ScoreParams,
+                     rp: ReasonParams) -> pd.DataFrame:
     frame = session.read.parquet(str(features)).where("split = 'score'")
-    payload = session.sparkContext.broadcast(cloudpickle.dumps((model, sp)))
+    payload = session.sparkContext.broadcast(cloudpickle.dumps((model, sp, rp)))
     schema = ", ".join(f"{name} {kind}" for name, kind in ROW_COLUMNS.items())
 
     def score_partition(batches):
-        partition_model, params = cloudpickle.loads(payload.value)  # once per partition
+        partition_model, score_params, reason_params = cloudpickle.loads(payload.value)
         for batch in batches:
             if len(batch):
-                yield score_rows(batch, partition_model, params)
+                yield score_rows(batch, partition_model, score_params, reason_params)
 
     return frame.mapInPandas(score_partition, schema=schema).toPandas()

@@ -7,14 +7,18 @@ import argparse
 import logging
 from pathlib import Path
 
+import duckdb
 import mlflow
 import pandas as pd
 
-from models.split import md5_threshold, time_split
-from models.tracking import files_hash, flatten, log_model, setup
-from models.train import TrainParams, train_model
+from common.hashing import md5_threshold
+from common.params import as_dict, load_params
+from models.split import time_split
+from models.train import train_model
 from pipeline.io import read_json, write_json
-from pipeline.params import get, load_params
+from pipeline.runinfo import read_run_info
+from pipeline.stage import run_stage
+from pipeline.tracking import files_hash, flatten, identity, log_model, model_name, setup
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +27,6 @@ def read_training_rows(path: Path, sample_customers: int | None) -> pd.DataFrame
     """The labelled rows, on one machine. With `train.sample_customers`, a deterministic
     customer sample: md5(customer_id) below a threshold, the same whichever engine wrote the
     features, so DuckDB and Spark runs train on the same customers."""
-    import duckdb
-
     source = f"{path}/**/*.parquet" if path.is_dir() else str(path)
     con = duckdb.connect()
     where = "split = 'train'"
@@ -48,25 +50,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="reports/train.json")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    feat_report = read_json(args.features_report)
-    names = feat_report["features"]
-    frame = read_training_rows(Path(args.features), get(params, "train.sample_customers"))
-    split = time_split(frame)
-    tp = TrainParams.from_params(params.get("train") or {}, int(get(params, "base.seed", 42)))
-    model, info = train_model(split, names, tp)
+    run = read_run_info(Path(args.canonical))
+    names = read_json(args.features_report)["features"]
+    split = time_split(read_training_rows(Path(args.features), params.train.sample_customers))
+    model, info = train_model(split, names, params.train, params.base.seed)
 
-    setup(get(params, "train.experiment", "churn"))
-    registered = get(params, "train.model_name", "churn-lgbm")
-    with mlflow.start_run() as run:
+    setup(params.train)
+    registered = model_name(params.train)
+    with mlflow.start_run() as active:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten({
-            "as_of": feat_report["as_of"], "churn": params.get("churn"),
-            "features": params.get("features"), "train": params.get("train"),
-            "base": params.get("base")}).items()})
+            "run": as_dict(run), "features": as_dict(params.features),
+            "train": as_dict(params.train), "base": as_dict(params.base)}).items()})
         mlflow.log_params({"calibration_chosen": info["calibration"],
                            "best_iteration": info["best_iteration"]})
         mlflow.set_tags({
-            "data.as_of": feat_report["as_of"],
-            "data.horizon_days": feat_report["horizon_days"],
+            **identity(run.horizon_days, names),
+            "data.input": run.input,
+            "data.as_of": run.as_of.isoformat(),
             "data.valid_cutoff": info["valid_cutoff"],
             "data.input_hash": files_hash(list(Path(args.canonical).glob("*.parquet"))),
             "data.rows": str(info["rows"]),
@@ -75,13 +75,11 @@ def main(argv: list[str] | None = None) -> None:
                         "features.json")
         mlflow.log_dict(info, "train_info.json")
         uri, version = log_model(model, split.valid.head(5), registered)
-    write_json({"run_id": run.info.run_id, "model_name": registered, "model_version": version,
+    write_json({"run_id": active.info.run_id, "model_name": registered, "model_version": version,
                 "model_uri": f"models:/{registered}/{version}", **info}, args.out)
-    log.info("trained %s version %s (%d trees, %s calibration)", registered, version,
+    log.info("trained %s v%s (%d trees, %s calibration)", registered, version,
              info["best_iteration"], info["calibration"])
 
 
 if __name__ == "__main__":
-    from pipeline.cli import run_stage
-
     run_stage(main)

@@ -1,0 +1,707 @@
+"""Why a lapsed customer left: a cause model of its own, learned without labels.
+
+The SHAP-based reason (models/reasons.py) explains churn against staying, not one cause against
+another. This module learns the cause by programmatic weak supervision:
+
+1. **Labelling functions** (`LABELLING_FUNCTIONS`), written from the signatures in the domain
+   notes (one order then silence = forgot; returns, low ratings, complaints = satisfaction;
+   category spread, new arrivals, browsing without buying, thinning orders = choice; sale
+   weeks, discounts, coupons, cheap end = price; "changed mind" = other). Each votes for its
+   cause or abstains (-1); one whose table the shop lacks abstains everywhere. Thresholds are
+   generic and fixed (module constants), never fitted to a shop.
+2. **Label model** (`LabelModel`): Dawid-Skene EM over the votes, with abstention as an outcome
+   (for one-sided functions, *how often each fires under each cause* is what carries the
+   information). The class prior is fixed to the domain shares, which anchors the classes and
+   keeps EM from relabelling them. It estimates each function's accuracy on the shop's own
+   customers; known causes (`gold`) are clamped in EM. A cause no available function can vote
+   for is *not observable*: its response rates are tied to the mean of the observable causes,
+   so it keeps its prior share and can't be told apart from the other unobservable causes.
+3. **Discriminative model**: LightGBM multiclass (small, n_jobs=1) on churn features + cause
+   evidence, fitted on the lapsed customers with the label model's probabilities as soft
+   labels (each row once per cause, weighted by that cause's probability), so it generalises
+   past the rules' coverage. Its probabilities are the five `p_<cause>`.
+4. **Confidence**: `reason_confidence` is the top probability mapped by isotonic regression,
+   fitted out of fold (2 folds by customer) against the chance that the reason is right:
+   1/0 on gold rows when there are at least `MIN_GOLD_FOR_CALIBRATION` of them, otherwise the
+   label model's probability of the predicted cause (calibrated *to the label model*: as good
+   as its own calibration, the documented choice when nothing is labelled).
+
+`reason_evidence` says in words what the fired labelling functions of the reason saw
+("returned 2 of 4 orders, last one as poor quality; rated 1 star"), `reason_basis` which tables
+that came from, and notes the causes the shop's tables cannot tell apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from common.errors import ChurnError
+from features.evidence import evidence_columns
+from features.registry import BY_NAME
+
+CAUSES = ("forgot", "satisfaction", "choice", "price", "other")
+K = len(CAUSES)
+IDX = {c: i for i, c in enumerate(CAUSES)}
+ABSTAIN = -1
+#: shares of the causes among leavers (domain notes), the label model's class prior
+DEFAULT_PRIOR = {"forgot": 0.50, "satisfaction": 0.10, "choice": 0.15, "price": 0.20,
+                 "other": 0.05}
+PROBA_COLUMNS = [f"p_{c}" for c in CAUSES]
+EXPLAIN_COLUMNS = ["reason", "reason_confidence", *PROBA_COLUMNS, "reason_evidence",
+                   "reason_basis"]
+MIN_GOLD_FOR_CALIBRATION = 50
+_TEXT_COLUMNS = {"last_return_reason", "last_complaint_detail"}
+_NOT_FEATURES = {"customer_id", "cutoff", "split", "churned", "membership_tier"}
+
+# --- thresholds of the labelling functions: generic, from the domain notes, fixed ----------
+SILENT_AFTER_DAYS = 30      # silence only means something after a month
+MANY_CATEGORIES = 3         # "wide category spread"
+NEW_ARRIVAL_SHARE = 0.5     # most items were new arrivals
+BROWSE_VISITS = 3           # still browsing after the last order
+GAPS_GROW = 1.5             # last gap 1.5x the earlier ones: orders thin out
+SALE_SHARE = 0.5            # most orders in sale weeks
+DISCOUNT_SHARE = 0.5        # most orders discounted ...
+DISCOUNT_DEPTH = 0.15       # ... by a real discount
+COUPONS = 2                 # coupons claimed over the customer's life
+CHEAP_END = 0.7             # pays 70% or less of the category's mean price
+RETURN_RATE = 1 / 3         # a third or more of the orders returned
+RATING_DROP = 2.0           # latest rating two stars below their usual
+
+
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as floats; all NaN when the frame lacks it (its function then abstains)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+
+
+def _orders(frame: pd.DataFrame) -> np.ndarray:
+    """Orders so far: all non-cancelled ones when the evidence has them, else completed."""
+    n = _col(frame, "ev_orders")
+    return np.where(np.isnan(n), _col(frame, "frequency"), n)
+
+
+def _text(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[name].astype(object).where(frame[name].notna(), "").astype(str)
+
+
+def _n(values: np.ndarray | pd.Series) -> pd.Series:
+    """Whole numbers as text, vectorised."""
+    return pd.Series(np.round(np.nan_to_num(np.asarray(values, float))).astype(np.int64)
+                     ).astype(str)
+
+
+def _f1(values: np.ndarray | pd.Series) -> pd.Series:
+    return pd.Series(np.round(np.asarray(values, float), 1)).astype(str)
+
+
+def _pct(values: np.ndarray | pd.Series) -> pd.Series:
+    return _n(np.asarray(values, float) * 100) + "%"
+
+
+def _plural(count: pd.Series, word: str) -> pd.Series:
+    return count + " " + word + np.where(count == "1", "", "s")
+
+
+# --- labelling functions ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabellingFunction:
+    """Votes `cause` where `rule` holds, else abstains. `needs`: tables without which it
+    abstains everywhere (`a|b`: either). `say` puts what it saw into words (subset rows)."""
+    name: str
+    cause: str
+    needs: tuple[str, ...]
+    signature: str
+    rule: Callable[[pd.DataFrame], np.ndarray]
+    say: Callable[[pd.DataFrame], pd.Series]
+
+    def available(self, tables: Iterable[str]) -> bool:
+        tables = set(tables)
+        return all(any(alt.split(".")[0] in tables for alt in need.split("|"))
+                   for need in self.needs)
+
+    def tables(self, tables: Iterable[str]) -> list[str]:
+        """The tables that inform it for this shop (first available alternative per need)."""
+        tables = set(tables)
+        out = []
+        for need in self.needs:
+            alt = next((a for a in need.split("|") if a.split(".")[0] in tables), None)
+            if alt is not None:
+                out.append(alt.split(".")[0])
+        return out
+
+    def apply(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
+        if not self.available(tables):
+            return np.full(len(frame), ABSTAIN, dtype=np.int64)
+        fire = np.asarray(self.rule(frame), dtype=bool)
+        return np.where(fire, IDX[self.cause], ABSTAIN).astype(np.int64)
+
+
+def _days_since(f: pd.DataFrame) -> np.ndarray:
+    d = _col(f, "days_since_last_order")
+    return np.where(np.isnan(d), _col(f, "recency_days"), d)
+
+
+def _say_returns(f: pd.DataFrame) -> pd.Series:
+    reason = _text(f, "last_return_reason").to_numpy()
+    base = ("returned " + _n(_col(f, "ev_returned_orders")) + " of " + _n(_orders(f))
+            + " orders")
+    return base + pd.Series(np.where(reason != "", ", last one as " + reason, ""))
+
+
+def _say_rating(f: pd.DataFrame) -> pd.Series:
+    low = _col(f, "min_rating_in_episode")
+    low = np.where(np.isnan(low), _col(f, "last_rating"), low)
+    return "rated " + _plural(_n(low), "star") + " lately"
+
+
+def _say_complaint(f: pd.DataFrame) -> pd.Series:
+    topic = _text(f, "last_complaint_detail").to_numpy()
+    return pd.Series(np.where(topic != "", "complained about " + topic,
+                              "complained after a recent order"))
+
+
+def _say_reason(cause: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def say(f: pd.DataFrame) -> pd.Series:
+        reason = _text(f, "last_return_reason").to_numpy()
+        return pd.Series(np.where(reason != "", "returned an order as \"" + reason + "\"",
+                                  f"a return reason points at {cause}"))
+    return say
+
+
+def _say_topic(cause: str, what: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def say(f: pd.DataFrame) -> pd.Series:
+        topic = _text(f, "last_complaint_detail").to_numpy()
+        k = _col(f, f"post_detail_{cause}")
+        pages = _plural(_n(k), "visit") + f" to {what} pages since the last order"
+        return pd.Series(np.where((_col(f, f"complaint_{cause}") >= 1) & (topic != ""),
+                                  "complained about " + topic, pages.to_numpy()))
+    return say
+
+
+def _lfs() -> tuple[LabellingFunction, ...]:
+    n = _orders
+    c = _col
+    return (
+        # forgot the shop: one order, then no visits, no favourite, no e-mail opens
+        LabellingFunction(
+            "one_order", "forgot", ("orders",), "bought exactly once",
+            lambda f: n(f) == 1,
+            lambda f: "bought once, " + _n(_days_since(f)) + " days ago"),
+        LabellingFunction(
+            "silent_since_last_order", "forgot", ("events",),
+            "no visit, e-mail open, click or coupon since the last order, never favourited",
+            lambda f: (c(f, "post_events") == 0) & (np.nan_to_num(c(f, "favorited")) == 0)
+            & (_days_since(f) >= SILENT_AFTER_DAYS),
+            lambda f: pd.Series("no visit, e-mail open or click since, never favourited",
+                                index=range(len(f)))),
+        # satisfaction dropped: returns, low ratings, complaints, just before the lapse
+        LabellingFunction(
+            "returned_last_orders", "satisfaction", ("returns|orders.status",),
+            "returned one of the last two orders",
+            lambda f: c(f, "returns_in_episode") >= 1, _say_returns),
+        LabellingFunction(
+            "returns_often", "satisfaction", ("returns|orders.status",),
+            "returned a third or more of two or more orders",
+            lambda f: (c(f, "ev_returned_orders") >= 2)
+            & (c(f, "ev_returned_orders") >= RETURN_RATE * n(f)), _say_returns),
+        LabellingFunction(
+            "low_rating_lately", "satisfaction", ("reviews",),
+            "rated 1-2 stars since the second-to-last order, or two stars below their usual",
+            lambda f: (c(f, "low_ratings_in_episode") >= 1) | (c(f, "rating_drop")
+                                                              >= RATING_DROP), _say_rating),
+        LabellingFunction(
+            "complained_lately", "satisfaction", ("events",),
+            "complained since the second-to-last order",
+            lambda f: c(f, "complaints_in_episode") >= 1, _say_complaint),
+        LabellingFunction(
+            "return_reason_satisfaction", "satisfaction", ("returns",),
+            "a return reason about quality, damage, delivery or service",
+            lambda f: c(f, "return_reason_satisfaction") >= 1, _say_reason("satisfaction")),
+        LabellingFunction(
+            "complaint_topic_satisfaction", "satisfaction", ("events",),
+            "a complaint about quality, damage, delivery or service",
+            lambda f: c(f, "complaint_satisfaction") >= 1, _say_complaint),
+        # too many choices: 2+ orders, wide spread, new items, orders thin out while browsing
+        LabellingFunction(
+            "many_categories", "choice", ("order_items", "products"),
+            f"2+ orders from {MANY_CATEGORIES}+ categories",
+            lambda f: (n(f) >= 2) & (c(f, "distinct_categories") >= MANY_CATEGORIES),
+            lambda f: "bought from " + _n(c(f, "distinct_categories")) + " categories"),
+        LabellingFunction(
+            "new_arrivals", "choice", ("order_items", "products"),
+            "2+ orders, mostly new arrivals",
+            lambda f: (n(f) >= 2) & (c(f, "new_arrival_share") >= NEW_ARRIVAL_SHARE),
+            lambda f: _pct(c(f, "new_arrival_share")) + " of items were new arrivals"),
+        LabellingFunction(
+            "browses_without_buying", "choice", ("events",),
+            f"2+ orders, {BROWSE_VISITS}+ visits since the last order",
+            lambda f: (n(f) >= 2) & (c(f, "post_visits") >= BROWSE_VISITS),
+            lambda f: _n(c(f, "post_visits")) + " visits since the last order without buying"),
+        LabellingFunction(
+            "orders_thin_out", "choice", ("orders",),
+            f"3+ orders, the last gap {GAPS_GROW}x the earlier ones",
+            lambda f: (n(f) >= 3) & (c(f, "gap_trend") >= GAPS_GROW),
+            lambda f: "orders thinned out (last gap " + _f1(c(f, "gap_trend"))
+            + "x the earlier ones)"),
+        LabellingFunction(
+            "return_reason_choice", "choice", ("returns",),
+            "a return reason about finding something better",
+            lambda f: c(f, "return_reason_choice") >= 1, _say_reason("choice")),
+        LabellingFunction(
+            "looks_at_new_arrivals", "choice", ("events",),
+            "new-arrival pages since the last order",
+            lambda f: (c(f, "post_detail_choice") >= 1) | (c(f, "complaint_choice") >= 1),
+            _say_topic("choice", "new-arrival")),
+        # price: sale periods, discounts, coupons, the cheap end
+        LabellingFunction(
+            "sale_weeks", "price", ("orders",), "most orders in sale weeks",
+            lambda f: c(f, "sale_week_share") >= SALE_SHARE,
+            lambda f: _pct(c(f, "sale_week_share")) + " of orders in sale weeks"),
+        LabellingFunction(
+            "discounts", "price", ("orders.discount",), "most orders on a real discount",
+            lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
+            & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
+            lambda f: _pct(c(f, "discount_share")) + " of orders on discount (average "
+            + _pct(c(f, "discount_depth")) + " off)"),
+        LabellingFunction(
+            "coupons", "price", ("events",),
+            f"{COUPONS}+ coupons claimed, or one since the last order",
+            lambda f: (c(f, "coupon_claims") >= COUPONS) | (c(f, "post_coupon_claims") >= 1),
+            lambda f: _plural(_n(c(f, "coupon_claims")), "coupon") + " claimed, "
+            + _n(np.nan_to_num(c(f, "post_coupon_claims"))) + " since the last order"),
+        LabellingFunction(
+            "cheap_end", "price", ("order_items", "products"),
+            "pays 70% or less of the category's mean price",
+            lambda f: c(f, "price_ratio") <= CHEAP_END,
+            lambda f: "buys at " + _pct(c(f, "price_ratio")) + " of the category's price"),
+        LabellingFunction(
+            "return_reason_price", "price", ("returns",), "a return reason about price",
+            lambda f: c(f, "return_reason_price") >= 1, _say_reason("price")),
+        LabellingFunction(
+            "looks_at_sales", "price", ("events",),
+            "sale pages since the last order, or a complaint about price",
+            lambda f: (c(f, "post_detail_price") >= 1) | (c(f, "complaint_price") >= 1),
+            _say_topic("price", "sale")),
+        # other: changed habits, moved on
+        LabellingFunction(
+            "return_reason_other", "other", ("returns",),
+            "a return reason like changed mind or no longer needed",
+            lambda f: c(f, "return_reason_other") >= 1, _say_reason("other")),
+        LabellingFunction(
+            "topic_other", "other", ("events",), "an event about moving or changed needs",
+            lambda f: (c(f, "detail_other") >= 1) | (c(f, "complaint_other") >= 1),
+            lambda f: pd.Series("events mention moving or changed needs",
+                                index=range(len(f)))),
+    )
+
+
+LABELLING_FUNCTIONS: tuple[LabellingFunction, ...] = _lfs()
+LF_BY_NAME = {lf.name: lf for lf in LABELLING_FUNCTIONS}
+
+
+def apply_lfs(frame: pd.DataFrame, tables: Iterable[str],
+              lfs: Iterable[LabellingFunction] = LABELLING_FUNCTIONS) -> np.ndarray:
+    """The label matrix: one column per function, cause index or -1 (abstain)."""
+    tables = set(tables)
+    lfs = list(lfs)
+    if not lfs:
+        return np.empty((len(frame), 0), dtype=np.int64)
+    return np.column_stack([lf.apply(frame, tables) for lf in lfs])
+
+
+def available_tables(tables: Mapping[str, object]) -> set[str]:
+    """Table names plus `table.column` for each column (what `needs` may name)."""
+    out = set()
+    for name, t in tables.items():
+        out.add(name)
+        out.update(f"{name}.{c}" for c in getattr(t, "columns", ()))
+    return out
+
+
+# --- label model ------------------------------------------------------------------------------
+@dataclass
+class LabelModel:
+    """EM over labelling functions' votes with a fixed class prior (Dawid-Skene with one
+    accuracy parameter per function, as in Snorkel-style label models).
+
+    A one-sided function j (it only ever votes for cause c) fires with probability `rho_on[j]`
+    when the cause is c and `rho_off[j]` when it is any other cause: abstaining is informative,
+    and every cause is defined by its own functions only, so EM cannot relabel the causes. A
+    function voting for several causes fires with a cause-independent probability and is right
+    with probability `acc[j]`, wrong votes spread evenly. A cause no function votes for is
+    "off target" for every function: such causes share one likelihood and keep their prior
+    ratio (they cannot be told apart). `phi[j, y, v]`: P(vote v - 1 | cause y), v = 0 abstain.
+    """
+    prior: np.ndarray
+    smoothing: float = 2.0
+    init_accuracy: float = 0.7
+    max_iter: int = 500
+    tol: float = 1e-6
+    phi: np.ndarray | None = None
+    active: np.ndarray | None = None
+    observable: np.ndarray | None = None
+    targets: list[np.ndarray] = field(default_factory=list)
+    class_mass: np.ndarray | None = None
+    n_iter: int = 0
+
+    def _loglik(self, L: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(L), len(self.prior)))
+        logphi = np.log(np.clip(self.phi, 1e-12, None))
+        for j in np.where(self.active)[0]:
+            out += logphi[j][:, L[:, j] + 1].T
+        return out
+
+    @staticmethod
+    def _normalise(logp: np.ndarray) -> np.ndarray:
+        logp = logp - logp.max(axis=1, keepdims=True)
+        p = np.exp(logp)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _init_posterior(self, L: np.ndarray) -> np.ndarray:
+        """Votes weighted by one assumed accuracy, abstentions ignored: anchors each cause to
+        the functions voting for it before EM."""
+        k = len(self.prior)
+        a = self.init_accuracy
+        logp = np.tile(np.log(self.prior), (len(L), 1))
+        for j in np.where(self.active)[0]:
+            voted = L[:, j] >= 0
+            hit = np.zeros((voted.sum(), k), bool)
+            hit[np.arange(voted.sum()), L[voted, j]] = True
+            logp[voted] += np.where(hit, np.log(a), np.log((1 - a) / (k - 1)))
+        return self._normalise(logp)
+
+    def _m_step(self, L: np.ndarray, q: np.ndarray) -> np.ndarray:
+        k = len(self.prior)
+        s = self.smoothing
+        phi = np.zeros((L.shape[1], k, k + 1))
+        phi[:, :, 0] = 1.0  # a silent function always abstains
+        for j in np.where(self.active)[0]:
+            fire = L[:, j] >= 0
+            coverage = fire.mean()
+            t = self.targets[j]
+            if len(t) == 1:
+                c = t[0]
+                on = q[:, c]
+                rho_on = ((on * fire).sum() + s * coverage) / (on.sum() + s)
+                rho_off = (((1 - on) * fire).sum() + s * coverage) / ((1 - on).sum() + s)
+                phi[j, :, 0] = 1 - rho_off
+                phi[j, :, c + 1] = rho_off
+                phi[j, c, 0] = 1 - rho_on
+                phi[j, c, c + 1] = rho_on
+            else:
+                right = q[fire, L[fire, j]].sum()
+                acc = (right + s * self.init_accuracy) / (fire.sum() + s)
+                for y in range(k):
+                    phi[j, y, 0] = 1 - coverage
+                    if y in t:
+                        phi[j, y, t + 1] = coverage * (1 - acc) / (len(t) - 1)
+                        phi[j, y, y + 1] = coverage * acc
+                    else:
+                        phi[j, y, t + 1] = coverage / len(t)
+        return phi
+
+    def fit(self, L: np.ndarray, gold: np.ndarray | None = None) -> LabelModel:
+        L = np.asarray(L, dtype=np.int64)
+        k = len(self.prior)
+        self.prior = np.asarray(self.prior, float) / np.sum(self.prior)
+        self.active = (L >= 0).any(axis=0)
+        self.targets = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
+        self.observable = np.zeros(k, bool)
+        self.observable[np.unique(L[L >= 0])] = True
+        gold = None if gold is None else np.asarray(gold, dtype=np.int64)
+        known = None if gold is None else gold >= 0
+        q = self._init_posterior(L)
+        if known is not None and known.any():
+            q[known] = np.eye(k)[gold[known]]
+        self.phi = self._m_step(L, q)
+        for it in range(self.max_iter):
+            q = self._normalise(np.log(self.prior) + self._loglik(L))
+            if known is not None and known.any():
+                q[known] = np.eye(k)[gold[known]]
+            phi = self._m_step(L, q)
+            change = np.abs(phi - self.phi).max()
+            self.phi = phi
+            self.n_iter = it + 1
+            if change < self.tol:
+                break
+        self.class_mass = q.mean(axis=0)
+        return self
+
+    def predict_proba(self, L: np.ndarray) -> np.ndarray:
+        L = np.asarray(L, dtype=np.int64)
+        return self._normalise(np.log(self.prior) + self._loglik(L))
+
+    def accuracies(self) -> np.ndarray:
+        """Per function: P(its vote is the true cause | it votes); NaN for a silent one."""
+        w = self.class_mass if self.class_mass is not None else self.prior
+        k = len(self.prior)
+        right = (w[None, :] * self.phi[:, np.arange(k), np.arange(k) + 1]).sum(axis=1)
+        votes = (w[None, :] * (1 - self.phi[:, :, 0])).sum(axis=1)
+        acc = np.divide(right, votes, out=np.full(len(votes), np.nan), where=votes > 1e-9)
+        return np.where(self.active, acc, np.nan)
+
+
+# --- discriminative model ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class CauseParams:
+    n_estimators: int = 150
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    max_rows: int = 60_000
+    folds: int = 2
+
+
+def model_features(frame: pd.DataFrame) -> list[str]:
+    """Registry features and numeric evidence present in the frame with any value."""
+    cols = [c for c in frame.columns
+            if (c in BY_NAME or c in evidence_columns([c])) and c not in _NOT_FEATURES
+            and c not in _TEXT_COLUMNS]
+    return [c for c in cols if pd.to_numeric(frame[c], errors="coerce").notna().any()]
+
+
+def _fit_classifier(X: pd.DataFrame, Q: np.ndarray, seed: int, p: CauseParams):
+    import lightgbm as lgb
+
+    n = len(X)
+    Xr = pd.concat([X] * K, ignore_index=True)
+    y = np.repeat(np.arange(K), n)
+    w = Q.T.ravel()
+    keep = w > 1e-3
+    for k in range(K):  # every cause must appear for a 5-class model
+        if not keep[y == k].any():
+            keep[np.where(y == k)[0][np.argmax(w[y == k])]] = True
+    clf = lgb.LGBMClassifier(
+        objective="multiclass", n_estimators=p.n_estimators, learning_rate=p.learning_rate,
+        num_leaves=p.num_leaves, min_child_samples=p.min_child_samples, subsample=0.8,
+        subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0, n_jobs=1, random_state=seed,
+        verbose=-1)
+    clf.fit(Xr[keep], y[keep], sample_weight=np.maximum(w[keep], 1e-6))
+    return clf
+
+
+def _proba(clf, X: pd.DataFrame) -> np.ndarray:
+    p = clf.predict_proba(X)
+    out = np.zeros((len(X), K))
+    out[:, np.asarray(clf.classes_, dtype=int)] = p
+    return out
+
+
+def _folds(frame: pd.DataFrame, k: int, seed: int) -> np.ndarray:
+    """Fold per customer (all their cutoffs together), stable across runs."""
+    if "customer_id" in frame.columns:
+        h = pd.util.hash_pandas_object(frame["customer_id"].astype(str), index=False,
+                                       hash_key=f"causes{seed:08d}"[:16].ljust(16, "0"))
+        return (h.to_numpy() % k).astype(int)
+    return np.random.default_rng(seed).integers(0, k, len(frame))
+
+
+def gold_vector(frame: pd.DataFrame, gold: pd.DataFrame | None) -> np.ndarray:
+    """Per frame row, the known cause index of the lapse it belongs to, else -1: the
+    customer's earliest label dated at or after their last order before the cutoff."""
+    out = np.full(len(frame), -1, dtype=np.int64)
+    if gold is None or len(gold) == 0 or "customer_id" not in frame.columns:
+        return out
+    g = gold.loc[gold["cause"].isin(CAUSES), ["customer_id", "label_ts", "cause"]].copy()
+    g["customer_id"] = g["customer_id"].astype(str)
+    g["label_ts"] = pd.to_datetime(g["label_ts"])
+    rows = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).to_numpy(),
+                         "row": np.arange(len(frame))})
+    if "cutoff" in frame.columns:
+        last = (pd.to_datetime(frame["cutoff"]).reset_index(drop=True)
+                - pd.to_timedelta(np.nan_to_num(_days_since(frame)), unit="D")).to_numpy()
+    else:
+        last = np.full(len(frame), np.datetime64("1900-01-01"))
+    rows["last_order"] = last
+    j = rows.merge(g, on="customer_id")
+    j = j[j["label_ts"] >= j["last_order"]].sort_values(["row", "label_ts"])
+    j = j.drop_duplicates("row")
+    out[j["row"].to_numpy()] = j["cause"].map(IDX).to_numpy()
+    return out
+
+
+@dataclass
+class CauseModel:
+    label_model: LabelModel
+    classifier: object
+    features: list[str]
+    calibrator: object | None
+    tables: frozenset[str]
+    prior: dict[str, float]
+    lf_names: list[str]
+    #: causes no available labelling function can vote for (told apart from nothing)
+    indistinct: tuple[str, ...] = ()
+    lf_accuracy: dict[str, float] = field(default_factory=dict)
+    lf_coverage: dict[str, float] = field(default_factory=dict)
+    calibrated_on: str = "label_model"
+    train_rows: int = 0
+
+    @property
+    def lfs(self) -> list[LabellingFunction]:
+        return [LF_BY_NAME[n] for n in self.lf_names]
+
+    def _X(self, frame: pd.DataFrame) -> pd.DataFrame:
+        X = pd.DataFrame({c: _col(frame, c) for c in self.features}, index=frame.index)
+        return X.reset_index(drop=True)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """n x 5 cause probabilities (CAUSES order) from the discriminative model."""
+        return _proba(self.classifier, self._X(frame))
+
+    def label_model_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.label_model.predict_proba(apply_lfs(frame, self.tables, self.lfs))
+
+    def confidence(self, top: np.ndarray) -> np.ndarray:
+        if self.calibrator is None:
+            return top
+        return np.clip(self.calibrator.predict(top), 0.0, 1.0)
+
+    def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """reason, reason_confidence, p_<cause> x5, reason_evidence, reason_basis per row."""
+        P = self.predict_proba(frame)
+        top = P.argmax(axis=1)
+        reason = np.asarray(CAUSES, dtype=object)[top]
+        out = pd.DataFrame({"reason": reason,
+                            "reason_confidence": np.round(self.confidence(P.max(axis=1)), 4)})
+        for i, c in enumerate(CAUSES):
+            out[f"p_{c}"] = np.round(P[:, i], 4)
+        L = apply_lfs(frame, self.tables, self.lfs)
+        out["reason_evidence"] = evidence_sentences(frame, reason, L, self.lfs).to_numpy()
+        out["reason_basis"] = reason_basis(reason, L, self.lfs, self.tables,
+                                           self.indistinct).to_numpy()
+        out.index = frame.index
+        return out[EXPLAIN_COLUMNS]
+
+    def summary(self) -> pd.DataFrame:
+        """Per labelling function: cause, estimated accuracy, coverage on the training rows."""
+        return pd.DataFrame([{"function": n, "cause": LF_BY_NAME[n].cause,
+                              "accuracy": self.lf_accuracy.get(n, np.nan),
+                              "coverage": self.lf_coverage.get(n, 0.0)}
+                             for n in self.lf_names])
+
+
+def evidence_sentences(frame: pd.DataFrame, reason: np.ndarray, L: np.ndarray,
+                       lfs: list[LabellingFunction]) -> pd.Series:
+    """What the reason's fired functions saw, in words, "; "-joined (vectorised per function).
+    Without a fired function: what is known and that the cause was inferred."""
+    f = frame.reset_index(drop=True)
+    parts: list[list[str]] = [[] for _ in range(len(f))]
+    reason = np.asarray(reason)
+    for j, lf in enumerate(lfs):
+        rows = np.where((L[:, j] >= 0) & (reason == lf.cause))[0]
+        if len(rows) == 0:
+            continue
+        texts = lf.say(f.iloc[rows].reset_index(drop=True))
+        for r, t in zip(rows, np.asarray(texts, dtype=object), strict=True):
+            if t and t not in parts[r]:
+                parts[r].append(t)
+    orders, days = _orders(f), _days_since(f)
+    out = []
+    for i, p in enumerate(parts):
+        if p:
+            out.append("; ".join(p))
+            continue
+        n_txt = "bought once" if orders[i] == 1 else f"{orders[i]:.0f} orders"
+        d_txt = f", last {days[i]:.0f} days ago" if not np.isnan(days[i]) else ""
+        if reason[i] == "other":
+            out.append(f"{n_txt}{d_txt}; no sign of forgetting, dissatisfaction, choice or "
+                       "price")
+        else:
+            out.append(f"{n_txt}{d_txt}; no direct sign, inferred from similar leavers")
+    return pd.Series(out, index=frame.index, dtype="string")
+
+
+def reason_basis(reason: np.ndarray, L: np.ndarray, lfs: list[LabellingFunction],
+                 tables: Iterable[str], indistinct: tuple[str, ...]) -> pd.Series:
+    """The tables whose evidence voted for the reason; the causes these tables can't tell
+    apart, when there are any."""
+    tables = set(tables)
+    reason = np.asarray(reason)
+    used: list[set[str]] = [set() for _ in range(len(reason))]
+    for j, lf in enumerate(lfs):
+        src = lf.tables(tables)
+        for r in np.where((L[:, j] >= 0) & (reason == lf.cause))[0]:
+            used[r].update(src)
+    note = ""
+    if indistinct:
+        missing = sorted({alt.split(".")[0] for lf in LABELLING_FUNCTIONS
+                          if lf.cause in indistinct for need in lf.needs
+                          for alt in need.split("|")} - tables)
+        note = (f"; {', '.join(indistinct)} cannot be told apart with these tables"
+                + (f" (needs {', '.join(missing)})" if missing else ""))
+    out = [(", ".join(sorted(u)) if u else "similar leavers (no direct evidence)") + note
+           for u in used]
+    return pd.Series(out, dtype="string")
+
+
+def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
+                    prior: Mapping[str, float] | None = None, seed: int = 0,
+                    gold: pd.DataFrame | None = None, *, lapsed_only: bool = True,
+                    params: CauseParams = CauseParams()) -> CauseModel:
+    """Fit on the lapsed rows of `frame` (churned == 1 when the column exists): features +
+    evidence per customer x cutoff. `available_tables`: the shop's table names (a function
+    needing another abstains). `gold`: optional (customer_id, label_ts, cause)."""
+    tables = frozenset(available_tables)
+    prior = dict(DEFAULT_PRIOR if prior is None else prior)
+    train = frame
+    if lapsed_only and "churned" in frame.columns:
+        train = frame[frame["churned"] == 1]
+    if len(train) > params.max_rows:
+        train = train.sample(params.max_rows, random_state=seed)
+    train = train.reset_index(drop=True)
+    if len(train) < 20:
+        raise ChurnError(f"cause model: {len(train)} lapsed customers to learn from; need 20+")
+    lfs = [lf for lf in LABELLING_FUNCTIONS if lf.available(tables)]
+    L = apply_lfs(train, tables, lfs)
+    g = gold_vector(train, gold)
+    pi = np.array([float(prior.get(c, 0.0)) for c in CAUSES]) + 1e-6
+    lm = LabelModel(prior=pi).fit(L, g)
+    Q = lm.predict_proba(L)
+    known = g >= 0
+    Q[known] = np.eye(K)[g[known]]
+
+    features = model_features(train)
+    X = pd.DataFrame({c: _col(train, c) for c in features})
+    folds = _folds(train, params.folds, seed)
+    oof = np.zeros((len(train), K))
+    for k in range(params.folds):
+        fit_rows = folds != k
+        if fit_rows.all() or not fit_rows.any():
+            continue
+        clf = _fit_classifier(X[fit_rows].reset_index(drop=True), Q[fit_rows], seed, params)
+        oof[~fit_rows] = _proba(clf, X[~fit_rows].reset_index(drop=True))
+    top = oof.argmax(axis=1)
+    conf = oof.max(axis=1)
+    if known.sum() >= MIN_GOLD_FOR_CALIBRATION:
+        target, rows, on = (top == g).astype(float)[known], known, "gold"
+    else:
+        target, rows, on = Q[np.arange(len(Q)), top], np.ones(len(Q), bool), "label_model"
+    calibrator = None
+    if rows.sum() >= 20 and conf[rows].std() > 0:
+        from sklearn.isotonic import IsotonicRegression
+
+        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip",
+                                        increasing=True).fit(conf[rows], target)
+    classifier = _fit_classifier(X, Q, seed, params)
+    observable = lm.observable
+    acc = lm.accuracies()
+    return CauseModel(
+        label_model=lm, classifier=classifier, features=features, calibrator=calibrator,
+        tables=tables, prior=prior, lf_names=[lf.name for lf in lfs],
+        indistinct=tuple(c for c, seen in zip(CAUSES, observable, strict=True) if not seen),
+        lf_accuracy={lf.name: float(a) for lf, a in zip(lfs, acc, strict=True)},
+        lf_coverage={lf.name: float((L[:, j] >= 0).mean()) for j, lf in enumerate(lfs)},
+        calibrated_on=on, train_rows=len(train))
+
+
+__all__ = ["CAUSES", "DEFAULT_PRIOR", "EXPLAIN_COLUMNS", "LABELLING_FUNCTIONS", "CauseModel",
+           "CauseParams", "LabelModel", "LabellingFunction", "apply_lfs", "available_tables",
+           "evidence_sentences", "fit_cause_model", "gold_vector", "model_features",
+           "reason_basis"]

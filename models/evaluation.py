@@ -1,0 +1,108 @@
+"""Judging a model: the model and the baselines on the same validation customers and labels,
+the reason backtest against a known truth, and the champion gate's decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from common.params import ReasonParams
+from models import baselines
+from models.churn_model import ChurnModel
+from models.metrics import curves, sliced_metrics
+from models.reasons import reason_metrics
+from models.scoring import explain
+from models.split import Split
+
+MODEL = "lightgbm"
+#: metrics where lower is better; the gate compares in the right direction
+LOWER_IS_BETTER = {"brier", "ece"}
+
+
+def validation_scores(split: Split, model: ChurnModel, horizon_days: int,
+                      with_btyd: bool) -> dict[str, np.ndarray]:
+    """Validation scores of the model and each baseline, on the same rows."""
+    valid = split.valid
+    scores = {MODEL: model.predict_proba(valid),
+              "recency_only": baselines.recency_baseline(split.fit, valid),
+              "rfm_logistic": baselines.rfm_logistic_baseline(split.fit, valid)}
+    if with_btyd:
+        btyd = baselines.btyd_baseline(valid, horizon_days)
+        if btyd is not None:
+            scores["btyd_bgnbd"] = btyd
+    return scores
+
+
+def compare(valid: pd.DataFrame, scores: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Metrics per model (all, one-time, repeat buyers) and the model's margin over each
+    baseline."""
+    y, one_time = valid["churned"].to_numpy(), valid["one_time_buyer"].to_numpy() == 1
+    results = {name: sliced_metrics(y, p, one_time) for name, p in scores.items()}
+    ours = results[MODEL]["all"]
+    margins = {name: {m: ours[m] - r["all"][m] for m in ("roc_auc", "pr_auc")}
+               for name, r in results.items() if name != MODEL}
+    return {"validation_cutoff": str(valid["cutoff"].iloc[0])[:10],
+            "model": results[MODEL],
+            "baselines": {k: v for k, v in results.items() if k != MODEL},
+            "model_minus_baseline": margins}
+
+
+def curve_data(valid: pd.DataFrame, scores: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """Plot data per kind (roc, precision_recall, gains, calibration), all models stacked."""
+    y = valid["churned"].to_numpy()
+    out: dict[str, list[pd.DataFrame]] = {}
+    for name, p in scores.items():
+        for kind, frame in curves(y, p, name).items():
+            out.setdefault(kind, []).append(frame)
+    return {kind: pd.concat(frames, ignore_index=True) for kind, frames in out.items()}
+
+
+def reason_backtest(model: ChurnModel, valid: pd.DataFrame, truth: pd.DataFrame,
+                    rp: ReasonParams) -> tuple[dict, pd.DataFrame]:
+    """Among validation customers who actually lapsed, the reason given vs the true cause
+    (only a generated shop has a truth). Returns (metrics, confusion rows)."""
+    lapsed = valid[valid["churned"] == 1].merge(truth[["customer_id", "cause"]],
+                                                on="customer_id")
+    lapsed = lapsed[lapsed["cause"].notna()]
+    if lapsed.empty:
+        return {}, pd.DataFrame(columns=["actual", "predicted"])
+    predicted = explain(model, lapsed, rp)["reason"]
+    confusion = pd.DataFrame({"actual": lapsed["cause"].to_numpy(),
+                              "predicted": predicted.to_numpy()})
+    return reason_metrics(confusion["actual"], confusion["predicted"]), confusion
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promoted: bool
+    challenger_version: str
+    challenger_score: float
+    champion_version: str | None
+    champion_score: float | None
+    metric: str
+    margin: float
+    reason: str
+
+
+def gate(challenger_version: str, challenger_score: float, champion_version: str | None,
+         champion_score: float | None, metric: str, margin: float,
+         champion_note: str = "") -> GateDecision:
+    """Take the `champion` alias only with a margin over the champion on the same validation
+    snapshot. Re-evaluating the champion keeps it; no comparable champion means promotion."""
+    def decision(promoted: bool, reason: str) -> GateDecision:
+        return GateDecision(promoted, challenger_version, challenger_score, champion_version,
+                            champion_score, metric, margin, reason)
+
+    if champion_version == challenger_version:
+        return decision(True, "this version is already the champion")
+    if champion_score is None:
+        return decision(True, champion_note or "no champion yet")
+    gain = challenger_score - champion_score
+    if metric in LOWER_IS_BETTER:
+        gain = -gain
+    if gain >= margin:
+        return decision(True, f"beats the champion by {gain:+.4f} (margin {margin})")
+    return decision(False, f"does not beat the champion by the margin ({gain:+.4f} < {margin})")

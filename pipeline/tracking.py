@@ -1,0 +1,189 @@
+"""MLflow at the edge: where runs go, the project's own model name, logging and loading the
+model, the champion alias, and the identity check that keeps two projects on one store apart."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import mlflow
+import pandas as pd
+from filelock import FileLock
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+from common.errors import ChurnError
+from common.params import TrainParams
+from models.churn_model import ChurnModel, ChurnPyfunc
+
+log = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+ROOT = Path(__file__).resolve().parents[1]
+#: the packages the pickled model needs, shipped inside the logged model so it loads anywhere
+#: the dependencies are installed, not only in this checkout
+CODE_PATHS = [str(ROOT / name) for name in ("models", "features", "common")]
+#: run tags that say which shop, horizon and feature set a model was trained for
+IDENTITY_TAGS = ("churn.project", "data.horizon_days", "data.features_hash")
+T = TypeVar("T")
+
+
+def tracking_uri(root: Path | str = ".") -> str:
+    """MLFLOW_TRACKING_URI when set (a shared server), else a SQLite file in the project.
+    Absolute, so runs started from DVC's temp dirs land in the same store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve()}/mlflow.db"
+
+
+def project_id(root: Path | str = ".") -> str:
+    """The project's identity on a shared store: its folder name and a hash of its path."""
+    path = Path(root).resolve()
+    slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in path.name.lower())
+    return f"{slug}-{hashlib.md5(str(path).encode()).hexdigest()[:6]}"
+
+
+def model_name(p: TrainParams, root: Path | str = ".") -> str:
+    """`train.model_name`, or by default one derived from the project: registered names and
+    aliases are global to a store, so two projects must not share `churn-lgbm@champion`."""
+    return p.model_name or f"churn-{project_id(root)}"
+
+
+def experiment_name(p: TrainParams, root: Path | str = ".") -> str:
+    return p.experiment or f"churn-{project_id(root)}"
+
+
+def _retrying(call: Callable[[], T], attempts: int = 5) -> T:
+    """A store being created by another process at the same moment fails transiently
+    (schema migration, 'database is locked'): wait and retry."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - MLflow and SQLAlchemy raise many kinds
+            if attempt == attempts - 1:
+                raise ChurnError(f"MLflow store {tracking_uri()}: {str(exc).splitlines()[0]}"
+                                 ) from None
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def setup(p: TrainParams, root: Path | str = ".") -> str:
+    """Point MLflow at the store and the project's experiment. Creating a fresh SQLite store
+    runs schema migrations, which are not safe twice at once: a file lock serialises it."""
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    name = experiment_name(p, root)
+
+    def get_or_create() -> str:
+        client = MlflowClient()
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if uri.startswith("sqlite:"):
+            location = (Path(root).resolve() / "mlartifacts").as_uri()
+        return client.create_experiment(name, artifact_location=location)
+
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(db) + ".lock"):
+            exp_id = _retrying(get_or_create)
+    else:
+        exp_id = _retrying(get_or_create)
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def files_hash(paths: list[Path]) -> str:
+    """md5 over the bytes of the input files, in name order: the data snapshot's identity."""
+    digest = hashlib.md5()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def features_hash(names: list[str]) -> str:
+    return hashlib.md5(",".join(names).encode()).hexdigest()[:12]
+
+
+def identity(horizon_days: int, names: list[str], root: Path | str = ".") -> dict[str, str]:
+    """What a model must share with today's run to be compared with it or to score it."""
+    return {"churn.project": project_id(root), "data.horizon_days": str(horizon_days),
+            "data.features_hash": features_hash(names)}
+
+
+def flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def log_model(model: ChurnModel, example: pd.DataFrame, registered_name: str) -> tuple[str, str]:
+    """Log the calibrated pyfunc (with signature, input example and its own code) and register
+    it. Returns (model_uri, version)."""
+    X = model.frame(example)
+    signature = infer_signature(X, model.predict_proba(X))
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=ChurnPyfunc(model), signature=signature, input_example=X,
+        registered_model_name=registered_name, code_paths=CODE_PATHS,
+        pip_requirements=["lightgbm", "scikit-learn", "pandas", "numpy"],
+    )
+    return info.model_uri, str(info.registered_model_version)
+
+
+def load_churn_model(uri: str) -> ChurnModel:
+    return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+
+
+def champion_version(name: str) -> Any | None:
+    try:
+        return MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def identity_mismatch(version: Any, expected: dict[str, str]) -> str:
+    """'' when the model version's run was trained for this identity, else what differs."""
+    tags = MlflowClient().get_run(version.run_id).data.tags
+    wrong = [f"{key} {tags.get(key)!r} (this run: {value!r})" for key, value in expected.items()
+             if tags.get(key) != value]
+    return "; ".join(wrong)
+
+
+def set_alias(name: str, version: str, promoted: bool) -> None:
+    MlflowClient().set_registered_model_alias(name, CHAMPION if promoted else CHALLENGER, version)
+
+
+def champion_for_scoring(name: str, expected: dict[str, str]) -> tuple[ChurnModel, Any]:
+    """The champion, refused in one line when it was trained for another shop, horizon or
+    feature set (two projects on one store, or a changed horizon without retraining)."""
+    champ = champion_version(name)
+    if champ is None:
+        raise ChurnError(f"no '{name}@champion' model in MLflow yet: run the train and evaluate "
+                         "stages first (churn run)")
+    wrong = identity_mismatch(champ, expected)
+    if wrong:
+        raise ChurnError(f"'{name}@champion' (v{champ.version}) was trained for something else: "
+                         f"{wrong}; retrain (churn retrain) or set train.model_name")
+    return load_churn_model(f"models:/{name}/{champ.version}"), champ
+
+
+def log_drift(run_id: str, drift: dict) -> None:
+    """Record a drift check in the model's MLflow run."""
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({"drift.score_psi": drift["score_psi"],
+                            "drift.max_feature_psi": max(
+                                (f["psi"] for f in drift["features"]), default=0.0)})
+        mlflow.set_tag("drift.status", drift["status"])
