@@ -293,7 +293,7 @@ def realized_accuracy(past_scores: pd.DataFrame, orders: ir.Table | pd.DataFrame
     labelled = joined.group_by(["customer_id", "score_date", "churn_probability"]).aggregate(
         bought=_._cid.count()).execute()
     labelled["churned"] = (labelled["bought"] == 0).astype(int)
-    labelled["as_of"] = labelled["score_date"]
+    labelled["as_of"] = pd.to_datetime(labelled["score_date"]).dt.date
     summary, calibration = [], []
     for day, g in labelled.groupby("as_of", sort=True):
         y, p = g["churned"].to_numpy(), g["churn_probability"].to_numpy(float)

@@ -24,10 +24,12 @@ from common.errors import ChurnError
 from common.hashing import stable_bucket
 
 NONE = "none"
+#: small, shallow trees: each arm is a few thousand contacts at most, and a response model that
+#: chases noise turns into a policy that switches actions on noise
 LGBM_PARAMS: Mapping[str, object] = {
-    "n_estimators": 120, "learning_rate": 0.05, "num_leaves": 7, "min_child_samples": 40,
-    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.9, "reg_lambda": 1.0,
-    "n_jobs": 1, "verbose": -1, "random_state": 0,
+    "n_estimators": 80, "learning_rate": 0.05, "num_leaves": 4, "min_child_samples": 40,
+    "max_bin": 31, "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.9,
+    "reg_lambda": 1.0, "n_jobs": 1, "verbose": -1, "random_state": 0,
 }
 _BUCKETS = 100_000
 

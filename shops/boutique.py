@@ -183,7 +183,6 @@ def _simulate(cfg: Config, rng: np.random.Generator, pp: SimpleNamespace,
 
         # --- first orders (some with a welcome code) ------------------------------------
         welcome = rng.random(len(new)) < pp.welcome[new]
-        emit(new[welcome], 1, "coupon_claim", w)
         n_ord[new] = 1
         last_w[new] = w
         first_incident = rng.random(len(new)) < np.where(seg[new] == SATISFACTION, 0.08, 0.02)
@@ -432,6 +431,10 @@ def generate(cfg: Config = Config()) -> tuple[dict[str, pd.DataFrame], pd.DataFr
     osec = (ots - start).dt.total_seconds().to_numpy().astype(np.int64)
     frames.append(pd.DataFrame({"c": oc[ov], "s": osec[ov] - rng.integers(60, 1800, len(ov)),
                                 "event_type": "visit", "detail": "product"}))
+    # a welcome code claimed just before the first order
+    wc = np.flatnonzero((ords.k.to_numpy() == 1) & (ords.coupon.to_numpy() > 0))
+    frames.append(pd.DataFrame({"c": oc[wc], "s": osec[wc] - rng.integers(30, 600, len(wc)),
+                                "event_type": "coupon_claim", "detail": "welcome code"}))
     # complaints: one or two after each bad experience, topics from the delivery and service
     ci = np.flatnonzero(incident & (rng.random(m) < 0.85))
     ci = np.concatenate([ci, ci[rng.random(len(ci)) < 0.3]])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.synth import ShopConfig, generate, write_shop
+from shops.retail import ShopConfig, generate, write_shop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def write_csv(path: Path, text: str) -> Path:
 def make_project(dest: Path) -> Path:
     """A fresh copy of the project (code, dvc.yaml, params.yaml, DVC config) in a git repo."""
     dest.mkdir(parents=True)
-    for name in ("pipeline", "features", "models"):
+    for name in ("pipeline", "features", "models", "common", "shops"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(ROOT / name, dest / name)
@@ -65,14 +65,14 @@ def small_features(small_shop) -> tuple[pd.DataFrame, list[str]]:
     import ibis
 
     from features.cutoffs import training_cutoffs
-    from features.engine import FeatureParams, build
+    from features.engine import build
 
     tables, _ = small_shop
     as_of = tables["orders"]["order_ts"].max().date()
     first = tables["orders"]["order_ts"].min().date()
-    cutoffs = training_cutoffs(first, as_of, 365, 30, 12, 90)
+    cutoffs = training_cutoffs(first, as_of, 365)
     expr, names = build({k: ibis.memtable(v) for k, v in tables.items()}, [*cutoffs, as_of],
-                        as_of, FeatureParams(horizon_days=365))
+                        as_of)
     return ibis.duckdb.connect().execute(expr), names
 
 

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.hashing import md5_threshold, stable_bucket
 from features.cutoffs import training_cutoffs
 from features.engine import FeatureParams, build
 from models.recommend import RecommendParams
 from models.scoring import ScoreParams, finish, score_rows
-from models.split import md5_threshold, stable_bucket, time_split
+from models.split import time_split
 from models.train import TrainParams, train_model
 from pipeline.synth import ShopConfig, generate
 
@@ -104,8 +105,8 @@ def test_the_training_sample_is_the_same_on_every_engine():
 
 
 def test_the_contract_is_checked_where_the_data_lives(spark, tmp_path):
+    from common.errors import ChurnError
     from pipeline.engines import validate_tables
-    from pipeline.errors import ChurnError
 
     con = ibis.pyspark.connect(spark)
     good = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0],

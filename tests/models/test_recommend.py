@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.product_matrix import MatrixParams, classify
-from models.recommend import RecommendParams, contact_budget, recommend, suggest_products
+from common.params import MatrixParams, RecommendParams
+from models.product_matrix import classify
+from models.recommend import contact_budget, recommend, suggest_products
 
 P = RecommendParams()
 

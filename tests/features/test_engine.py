@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import ChurnError
+from common.params import FeatureParams
 from features.cutoffs import training_cutoffs
-from features.engine import FeatureParams, _sale_weeks, build, completed_orders, quintiles
+from features.engine import _sale_weeks, build, completed_orders, quintiles
 from features.registry import BY_NAME, REGISTRY, available, markdown_table
-from pipeline.errors import ChurnError
 
 T = date(2024, 3, 1)
 AS_OF = date(2024, 12, 31)
@@ -49,10 +50,10 @@ def tiny_shop() -> dict[str, pd.DataFrame]:
             "reviews": reviews, "events": events}
 
 
-def compute(frames: dict[str, pd.DataFrame], cutoffs=(T,), as_of=AS_OF,
+def compute(frames: dict[str, pd.DataFrame], cutoffs=(T,), as_of=AS_OF, horizon_days=365,
             **params) -> tuple[pd.DataFrame, list[str]]:
     tables = {name: ibis.memtable(frame) for name, frame in frames.items()}
-    expr, names = build(tables, list(cutoffs), as_of, FeatureParams(**params))
+    expr, names = build(tables, list(cutoffs), as_of, FeatureParams(**params), horizon_days)
     out = ibis.duckdb.connect().execute(expr)
     return out.set_index(["customer_id", out["cutoff"].dt.date]), names
 
@@ -167,11 +168,11 @@ def test_sale_weeks_are_weeks_whose_volume_jumps_over_the_trailing_weeks():
 
 
 def test_training_cutoffs_leave_room_for_the_horizon():
-    cuts = training_cutoffs(date(2023, 1, 1), date(2025, 12, 31), 365, 30, 12, 90)
+    cuts = training_cutoffs(date(2023, 1, 1), date(2025, 12, 31), 365)
     assert cuts[-1] == date(2024, 12, 31) and len(cuts) == 12
     assert all((b - a).days == 30 for a, b in zip(cuts, cuts[1:], strict=False))
     with pytest.raises(ChurnError, match="no training cutoff fits"):
-        training_cutoffs(date(2025, 1, 1), date(2025, 12, 31), 365, 30, 12, 90)
+        training_cutoffs(date(2025, 1, 1), date(2025, 12, 31), 365)
 
 
 def test_registry_availability_and_generated_docs():
@@ -181,7 +182,7 @@ def test_registry_availability_and_generated_docs():
     with_status = available({"orders": {"customer_id", "order_ts", "amount", "status"}})
     assert {"return_rate"} <= {f.name for f in with_status} - {f.name for f in orders_only}
     from pathlib import Path
-    doc = (Path(__file__).parents[1] / "docs" / "features.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "features.md").read_text()
     assert markdown_table() in doc, "docs/features.md is stale: run python -m features.docs"
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from features.cleaning import TableReport, clean_orders, clean_table
 from features.contract import TABLES, validate
-from pipeline.synth import ShopConfig, generate
+from shops.retail import ShopConfig, generate
 
 
 def test_cause_shares_match_retail_practice(small_shop):

@@ -9,12 +9,12 @@ import ibis
 import numpy as np
 import pytest
 
+from common.errors import ChurnError
 from features.cutoffs import training_cutoffs
 from features.engine import FeatureParams, build
 from models.drift import DriftParams, bins_of, drift_report, psi, reason_mix_shift, shares_of
 from models.split import time_split
 from models.train import TrainParams, train_model
-from pipeline.errors import ChurnError
 from pipeline.lock import project_lock
 from pipeline.synth import ShopConfig, generate
 from tests.conftest import churn

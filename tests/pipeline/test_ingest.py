@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common.errors import ChurnError
+from common.params import parse
 from features.contract import TABLES, validate
-from pipeline.errors import ChurnError
 from pipeline.ingest import ingest
 from tests.conftest import write_csv
 
@@ -20,7 +21,8 @@ ORDERS = """customer_id,order_ts,amount,status
 
 
 def run(path: Path, **data) -> tuple[dict[str, pd.DataFrame], dict]:
-    return ingest(path, data)
+    """Ingest with a `data` section given as params.yaml would spell it (validated alike)."""
+    return ingest(path, parse({"data": data}).data)
 
 
 def test_synthetic_shop_ingests_into_the_contract(small_shop_dir):

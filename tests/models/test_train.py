@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss
 
+from common.hashing import stable_bucket
+from common.params import TrainParams
 from models.baselines import btyd_inputs
+from models.evaluation import gate
 from models.metrics import expected_calibration_error, score_metrics, top_decile_lift
-from models.split import stable_bucket, time_split
-from models.tracking import (
-    CHALLENGER,
-    CHAMPION,
-    apply_gate,
-    champion_version,
-    decide,
-    load_churn_model,
-    log_model,
-    setup,
-)
-from models.train import TrainParams, train_model
+from models.split import time_split
+from models.train import train_model
 
 FAST = TrainParams(n_estimators=80, learning_rate=0.1, early_stopping_rounds=10)
 
@@ -50,8 +45,8 @@ def test_stable_bucket_is_a_fixed_function_of_the_id():
 def test_calibration_improves_brier_on_held_out_data(small_features):
     frame, names = small_features
     split = time_split(frame)
-    skewed = TrainParams(**{**FAST.__dict__, "class_weight": {0: 1.0, 1: 6.0}})
-    model, info = train_model(split, names, skewed)
+    skewed = replace(FAST, class_weight="balanced")  # raw scores no longer probabilities
+    model, info = train_model(split, names, skewed, 42)
     y = split.valid["churned"].to_numpy()
     raw = brier_score_loss(y, model.raw_probability(split.valid))
     calibrated = brier_score_loss(y, model.predict_proba(split.valid))
@@ -64,60 +59,21 @@ def test_model_beats_recency_on_the_small_shop(small_features):
 
     frame, names = small_features
     split = time_split(frame)
-    model, _ = train_model(split, names, FAST)
+    model, _ = train_model(split, names, FAST, 42)
     y = split.valid["churned"].to_numpy()
     ours = score_metrics(y, model.predict_proba(split.valid))
     base = score_metrics(y, recency_baseline(split.fit, split.valid))
     assert ours["roc_auc"] > base["roc_auc"]
 
 
-def test_logged_model_reloads_with_the_same_predictions(small_features, mlflow_store):
-    import mlflow
-
-    frame, names = small_features
-    split = time_split(frame)
-    model, _ = train_model(split, names, FAST)
-    setup("test")
-    with mlflow.start_run():
-        uri, version = log_model(model, split.valid.head(5), "churn-test")
-    assert version == "1"
-    loaded = load_churn_model(f"models:/churn-test/{version}")
-    np.testing.assert_allclose(loaded.predict_proba(split.valid),
-                               model.predict_proba(split.valid))
-    pyfunc = mlflow.pyfunc.load_model(uri)
-    out = np.asarray(pyfunc.predict(split.valid[names].astype("float64").head(50)))
-    assert ((out >= 0) & (out <= 1)).all() and len(np.unique(out)) > 2  # probabilities, not labels
-
-
-def test_champion_gate_promotes_the_first_and_better_and_refuses_worse(small_features,
-                                                                        mlflow_store):
-    import mlflow
-
-    frame, names = small_features
-    split = time_split(frame)
-    model, _ = train_model(split, names, FAST)
-    setup("test")
-    versions = []
-    for _ in range(3):
-        with mlflow.start_run():
-            versions.append(log_model(model, split.valid.head(2), "gate-test")[1])
-    first = apply_gate("gate-test", versions[0], 0.80, None, None, "roc_auc", 0.01)
-    assert first.promoted and str(champion_version("gate-test").version) == versions[0]
-    champ = champion_version("gate-test")
-    worse = apply_gate("gate-test", versions[1], 0.805, 0.80, champ, "roc_auc", 0.01)
-    assert not worse.promoted and "does not beat" in worse.reason
-    assert str(champion_version("gate-test").version) == versions[0]
-    client = mlflow.MlflowClient()
-    assert str(client.get_model_version_by_alias("gate-test", CHALLENGER).version) == versions[1]
-    better = apply_gate("gate-test", versions[2], 0.82, 0.80, champ, "roc_auc", 0.01)
-    assert better.promoted and better.champion_version == versions[0]
-    assert str(client.get_model_version_by_alias("gate-test", CHAMPION).version) == versions[2]
-
-
 def test_gate_decision_rule():
-    assert decide(0.9, None, 0.01)[0]
-    assert not decide(0.905, 0.9, 0.01)[0]
-    assert decide(0.91, 0.9, 0.01)[0]
+    assert gate("2", 0.9, None, None, "roc_auc", 0.01).promoted
+    assert not gate("2", 0.905, "1", 0.9, "roc_auc", 0.01).promoted
+    assert gate("2", 0.91, "1", 0.9, "roc_auc", 0.01).promoted
+    assert gate("1", 0.5, "1", 0.9, "roc_auc", 0.01).promoted  # re-evaluating the champion
+    # lower is better for the Brier score
+    assert gate("2", 0.10, "1", 0.12, "brier", 0.01).promoted
+    assert not gate("2", 0.12, "1", 0.10, "brier", 0.01).promoted
 
 
 def test_metrics_on_hand_computed_scores():

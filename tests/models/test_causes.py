@@ -1,0 +1,268 @@
+"""The cause model: labelling functions, the label model, faithfulness and calibration."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.engine import build
+from features.evidence import evidence, with_evidence
+from models.causes import (
+    CAUSES,
+    DEFAULT_PRIOR,
+    EXPLAIN_COLUMNS,
+    LF_BY_NAME,
+    LabelModel,
+    apply_lfs,
+    available_tables,
+    fit_cause_model,
+    gold_vector,
+)
+
+ALL_TABLES = {"orders", "order_items", "products", "returns", "reviews", "events"}
+
+
+def shop_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Features + evidence at one backtest cutoff a year before the data ends."""
+    as_of = tables["orders"]["order_ts"].max().date()
+    cutoff = date(as_of.year - 1, as_of.month, 1)
+    mem = {k: ibis.memtable(v) for k, v in tables.items()}
+    features, _ = build(mem, [cutoff], as_of)
+    return ibis.duckdb.connect().execute(with_evidence(features, evidence(mem, [cutoff],
+                                                                          as_of)))
+
+
+@pytest.fixture(scope="module")
+def shop(small_shop):
+    tables, truth = small_shop
+    frame = shop_frame(tables)
+    return tables, frame.merge(truth[["customer_id", "cause"]], on="customer_id", how="left")
+
+
+@pytest.fixture(scope="module")
+def model(shop):
+    tables, frame = shop
+    return fit_cause_model(frame, available_tables(tables), DEFAULT_PRIOR, seed=0)
+
+
+def lapsed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["churned"] == 1].reset_index(drop=True)
+
+
+# --- labelling functions --------------------------------------------------------------------
+def test_a_function_abstains_where_its_table_is_missing():
+    frame = pd.DataFrame({"ev_orders": [1.0, 1.0], "frequency": [1.0, 1.0],
+                          "days_since_last_order": [200.0, 200.0], "post_events": [0.0, 5.0],
+                          "favorited": [0.0, 0.0], "coupon_claims": [3.0, 0.0]})
+    silent, coupons = LF_BY_NAME["silent_since_last_order"], LF_BY_NAME["coupons"]
+    with_events = apply_lfs(frame, {"orders", "events"}, [silent, coupons])
+    assert with_events[:, 0].tolist() == [CAUSES.index("forgot"), -1]
+    assert with_events[:, 1].tolist() == [CAUSES.index("price"), -1]
+    without = apply_lfs(frame, {"orders", "returns"}, [silent, coupons])
+    assert (without == -1).all()
+    # a column the frame lacks (no evidence computed) also means abstain, never an error
+    assert (apply_lfs(frame, ALL_TABLES, [LF_BY_NAME["many_categories"]]) == -1).all()
+
+
+def test_functions_vote_only_for_their_cause_or_abstain(shop):
+    tables, frame = shop
+    L = apply_lfs(frame, available_tables(tables))
+    for j, lf in enumerate(LF_BY_NAME.values()):
+        assert set(np.unique(L[:, j])) <= {-1, CAUSES.index(lf.cause)}, lf.name
+
+
+# --- label model ------------------------------------------------------------------------------
+def test_label_model_recovers_known_accuracies():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    prior = np.array([DEFAULT_PRIOR[c] for c in CAUSES])
+    y = rng.choice(len(CAUSES), n, p=prior)
+    # one-sided functions: (cause, P(fires | its cause), P(fires | another cause))
+    one_sided = [(0, 0.9, 0.3), (0, 0.5, 0.1), (1, 0.6, 0.05), (1, 0.4, 0.03), (2, 0.7, 0.1),
+                 (2, 0.5, 0.2), (3, 0.8, 0.15), (3, 0.4, 0.1), (4, 0.3, 0.02)]
+    columns, truth = [], []
+    for cause, on, off in one_sided:
+        fire = rng.random(n) < np.where(y == cause, on, off)
+        columns.append(np.where(fire, cause, -1))
+        truth.append((y[fire] == cause).mean())
+    # two functions voting for any cause: fire 60% / 40% of the time, right 75% / 60%
+    for coverage, accuracy in ((0.6, 0.75), (0.4, 0.6)):
+        fire = rng.random(n) < coverage
+        wrong = (y + rng.integers(1, len(CAUSES), n)) % len(CAUSES)
+        vote = np.where(rng.random(n) < accuracy, y, wrong)
+        columns.append(np.where(fire, vote, -1))
+        truth.append((vote[fire] == y[fire]).mean())
+    L = np.column_stack(columns)
+    lm = LabelModel(prior=prior).fit(L)
+    np.testing.assert_allclose(lm.accuracies(), truth, atol=0.05)
+    # and its posterior beats both the majority cause and a plain vote
+    q = lm.predict_proba(L)
+    assert (q.argmax(1) == y).mean() > max(prior.max(), 0.6)
+
+
+def test_label_model_clamps_gold_and_keeps_unobservable_causes_at_their_prior_ratio():
+    rng = np.random.default_rng(1)
+    n = 2_000
+    L = np.where(rng.random((n, 2)) < 0.4, [[0, 3]], -1)   # only forgot and price can be seen
+    prior = np.array([DEFAULT_PRIOR[c] for c in CAUSES])
+    gold = np.full(n, -1)
+    gold[:5] = CAUSES.index("choice")
+    lm = LabelModel(prior=prior).fit(L, gold)
+    q = lm.predict_proba(L)
+    assert np.allclose(q[:, 1] / q[:, 4], prior[1] / prior[4])  # satisfaction vs other
+    assert lm.observable.tolist() == [True, False, True, True, False]
+
+
+# --- the cause model --------------------------------------------------------------------------
+def test_explain_gives_five_probabilities_a_reason_evidence_and_basis(model, shop):
+    _, frame = shop
+    out = model.explain(lapsed(frame))
+    assert list(out.columns) == EXPLAIN_COLUMNS
+    P = out[[f"p_{c}" for c in CAUSES]].to_numpy()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=2e-4)
+    assert (out["reason"] == np.asarray(CAUSES)[P.argmax(axis=1)]).all()
+    assert out["reason_confidence"].between(0, 1).all()
+    assert out["reason_evidence"].str.len().gt(0).all()
+    sat = out[out["reason"] == "satisfaction"]
+    assert sat["reason_evidence"].str.contains("returned|rated|complained").mean() > 0.8
+    assert sat["reason_basis"].str.contains("returns|reviews|events").mean() > 0.8
+    assert out.index.equals(lapsed(frame).index)
+
+
+def hand_made(**values) -> pd.DataFrame:
+    row = {"customer_id": "x1", "cutoff": pd.Timestamp("2025-01-01"), "churned": 1,
+           "frequency": 1.0, "ev_orders": 1.0, "one_time_buyer": 1.0, "recency_days": 300.0,
+           "days_since_last_order": 300.0, "tenure_days": 300.0, "monetary_total": 40.0,
+           "monetary_mean": 40.0, "first_order_value": 40.0, "post_events": 0.0,
+           "post_visits": 0.0, "post_email_opens": 0.0, "post_email_clicks": 0.0,
+           "post_coupon_claims": 0.0, "post_active_days": 0.0, "post_engaged_days": 0.0,
+           "visits_since_last_order": 0.0, "email_opens_since_last_order": 0.0,
+           "email_clicks_since_last_order": 0.0, "coupon_claims_since_last_order": 0.0,
+           "coupon_claims": 0.0, "favorited": 0.0, "complaints": 0.0,
+           "complaints_in_episode": 0.0, "ev_returned_orders": 0.0, "returns_in_episode": 0.0,
+           "return_rate": 0.0, "low_ratings": 0.0, "low_ratings_in_episode": 0.0,
+           "sale_week_share": 0.0, "discount_share": 0.0, "distinct_categories": 1.0,
+           "days_since_last_event": 300.0}
+    row.update(values)
+    return pd.DataFrame([row])
+
+
+def test_one_order_and_silence_since_is_forgot(model):
+    out = model.explain(hand_made())
+    assert out["reason"].iloc[0] == "forgot"
+    assert out["p_forgot"].iloc[0] > 0.5
+    assert "bought once" in out["reason_evidence"].iloc[0]
+    assert "no visit" in out["reason_evidence"].iloc[0]
+    assert model.label_model_proba(hand_made()).argmax() == CAUSES.index("forgot")
+
+
+REMOVE = {  # a cause's evidence, taken away
+    "satisfaction": {"ev_returned_orders": 0, "returns_in_episode": 0, "return_rate": 0,
+                     "returned_value_share": 0, "last_order_returned": 0,
+                     "days_since_last_return": np.nan, "return_reason_satisfaction": 0,
+                     "last_return_reason": None, "low_ratings_in_episode": 0, "low_ratings": 0,
+                     "min_rating_in_episode": np.nan, "last_rating": np.nan,
+                     "mean_rating": np.nan, "rating_drop": np.nan, "complaints": 0,
+                     "complaints_in_episode": 0, "days_since_last_complaint": np.nan},
+    "price": {"sale_week_share": 0, "discount_share": 0, "discount_depth": 0,
+              "coupon_claims": 0, "coupon_claims_since_last_order": 0,
+              "post_coupon_claims": 0, "price_ratio": 1.0},
+}
+
+
+@pytest.mark.parametrize("cause", ["satisfaction", "price"])
+def test_removing_a_reasons_evidence_lowers_its_probability(model, shop, cause):
+    _, frame = shop
+    rows = lapsed(frame)
+    out = model.explain(rows)
+    chosen = rows[(out["reason"] == cause).to_numpy()]
+    assert len(chosen) >= 10
+    before = model.explain(chosen)[f"p_{cause}"].to_numpy()
+    cleaned = chosen.assign(**{k: v for k, v in REMOVE[cause].items() if k in chosen})
+    after = model.explain(cleaned)
+    assert (after[f"p_{cause}"].to_numpy() < before).mean() > 0.95
+    assert (before - after[f"p_{cause}"].to_numpy()).mean() > 0.3
+    assert (after["reason"] != cause).mean() > 0.8
+
+
+def test_engagement_after_the_last_order_argues_against_forgot(model):
+    silent = model.explain(hand_made())["p_forgot"].iloc[0]
+    active = model.explain(hand_made(post_events=25.0, post_visits=12.0, post_email_opens=10.0,
+                                     post_active_days=20.0, post_engaged_days=150.0,
+                                     visits_since_last_order=12.0, favorited=1.0,
+                                     email_opens_since_last_order=10.0,
+                                     days_since_last_event=20.0))["p_forgot"].iloc[0]
+    assert active < silent
+
+
+def test_orders_only_reports_the_causes_it_cannot_tell_apart(small_shop):
+    tables, _ = small_shop
+    orders = {"orders": tables["orders"].drop(columns=["status", "discount"])}
+    frame = shop_frame(orders)
+    m = fit_cause_model(frame, available_tables(orders), DEFAULT_PRIOR, seed=0)
+    assert set(m.indistinct) == {"satisfaction", "other"}
+    out = m.explain(lapsed(frame))
+    assert out["reason_basis"].str.contains("satisfaction, other cannot be told apart").all()
+    q = m.label_model_proba(lapsed(frame))
+    assert np.allclose(q[:, 1] / q[:, 4], DEFAULT_PRIOR["satisfaction"] / DEFAULT_PRIOR["other"])
+
+
+def test_gold_labels_belong_to_the_lapse_after_the_last_order():
+    frame = pd.DataFrame({"customer_id": ["a", "b", "c"],
+                          "cutoff": pd.to_datetime(["2024-06-01"] * 3),
+                          "days_since_last_order": [100.0, 100.0, 100.0]})
+    gold = pd.DataFrame({"customer_id": ["a", "b", "b", "c"],
+                         "label_ts": pd.to_datetime(["2024-03-01", "2024-01-01", "2024-07-01",
+                                                     "2023-01-01"]),
+                         "cause": ["price", "choice", "satisfaction", "forgot"]})
+    # last orders: 2024-02-22; c's label is from an earlier lapse
+    assert gold_vector(frame, gold).tolist() == [CAUSES.index("price"),
+                                                 CAUSES.index("satisfaction"), -1]
+
+
+# --- calibration ------------------------------------------------------------------------------
+def reliability(conf: np.ndarray, right: np.ndarray) -> tuple[pd.DataFrame, float]:
+    bins = pd.cut(conf, [0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], include_lowest=True)
+    table = pd.DataFrame({"conf": conf, "right": right, "bin": bins}).groupby(
+        "bin", observed=True).agg(n=("right", "size"), conf=("conf", "mean"),
+                                  accuracy=("right", "mean"))
+    ece = float((table.n * (table.conf - table.accuracy).abs()).sum() / table.n.sum())
+    return table, ece
+
+
+def test_reason_confidence_is_calibrated_on_a_generated_shop():
+    """With a few known causes (30% of leavers, as from an exit survey) the confidence is
+    calibrated on them: held-out reliability bins lie on the diagonal. Without any, it is
+    calibrated to the label model's belief: it still ranks (higher confidence, more often
+    right) but is over-confident by what the label model is (see the benchmark)."""
+    from shops.retail import ShopConfig, generate
+
+    tables, truth = generate(ShopConfig(customers=3000, seed=11))
+    frame = shop_frame(tables).merge(truth[["customer_id", "cause"]], on="customer_id",
+                                     how="left")
+    rows = lapsed(frame)
+    known = np.random.default_rng(0).random(len(rows)) < 0.3
+    gold = pd.DataFrame({"customer_id": rows["customer_id"][known],
+                         "label_ts": pd.Timestamp(rows["cutoff"].iloc[0]), "cause":
+                         rows["cause"][known]})
+    m = fit_cause_model(frame, available_tables(tables), DEFAULT_PRIOR, seed=0, gold=gold)
+    assert m.calibrated_on == "gold"
+    out = m.explain(rows[~known])
+    right = (out["reason"] == rows["cause"][~known]).to_numpy()
+    table, ece = reliability(out["reason_confidence"].to_numpy(), right)
+    assert ece < 0.08, table
+    big = table[table.n >= 50]
+    assert ((big.conf - big.accuracy).abs() < 0.12).all(), table
+
+    m0 = fit_cause_model(frame, available_tables(tables), DEFAULT_PRIOR, seed=0)
+    assert m0.calibrated_on == "label_model"
+    out0 = m0.explain(rows)
+    right0 = (out0["reason"] == rows["cause"]).to_numpy()
+    table0, ece0 = reliability(out0["reason_confidence"].to_numpy(), right0)
+    assert ece0 < 0.2, table0
+    big0 = table0[table0.n >= 50]
+    assert big0.accuracy.iloc[-1] > big0.accuracy.iloc[0] + 0.2, table0
