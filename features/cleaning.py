@@ -58,6 +58,11 @@ def to_timestamp(values: pd.Series, date_format: str | None) -> pd.Series:
     return parsed.dt.tz_localize(None).astype("datetime64[us]")
 
 
+#: a number written with a decimal comma (12,50 or 1.234,50): read as garbage unless
+#: `decimal: ","` says so, which would silently drop rows
+DECIMAL_COMMA = r"\s*-?\d{1,3}(\.\d{3})*,\d+\s*|\s*-?\d+,\d+\s*"
+
+
 def to_number(values: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
     """Floats; text is read with the shop's decimal mark and thousands separator. Values that
     are not numbers, and infinities (`inf`, `1e309`), become missing (counted by the caller)."""
@@ -103,14 +108,14 @@ def _typed(frame: pd.DataFrame, table: str, report: TableReport, fmt: TableForma
         elif kind == "num":
             number = to_number(raw, fmt.decimal, fmt.thousands)
             garbage = number.isna() & raw.notna()
-            share = garbage.mean() if len(garbage) else 0.0
-            if col in spec.required and share > max_bad_date_share:
-                examples = ", ".join(repr(v) for v in raw[garbage].head(5).tolist())
+            comma = garbage & raw.astype("string").str.fullmatch(DECIMAL_COMMA).fillna(False)
+            share = comma.mean() if len(comma) else 0.0
+            if share > max_bad_date_share:
+                examples = ", ".join(repr(v) for v in raw[comma].head(5).tolist())
                 raise ChurnError(
-                    f"{report.source}: column '{col}': {int(garbage.sum())} of {len(raw)} "
-                    f"values ({share:.1%}) are not finite numbers (first: {examples}). For "
-                    f"amounts like 12,50 set data.tables.{table}.decimal: ',' (and "
-                    f"thousands: '.')")
+                    f"{report.source}: column '{col}': {int(comma.sum())} of {len(raw)} "
+                    f"values ({share:.1%}) are written with a decimal comma (first: "
+                    f"{examples}); set data.tables.{table}.decimal: ',' (and thousands: '.')")
             if garbage.any() and col not in spec.required:
                 report.fixed[f"non_numeric_{col}_set_missing"] += int(garbage.sum())
             out[col] = number

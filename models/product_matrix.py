@@ -105,6 +105,4 @@ def classify(stats: pd.DataFrame, as_of: date, p: MatrixParams) -> pd.DataFrame:
     s["product_class"] = np.select([potential, traffic, profit, edge],
                                    ["potential", "traffic", "profit", "edge"], default=fallback)
     s["popularity_rank"] = units.rank(ascending=False, method="first").astype(int)
-    if "category" not in s:
-        s["category"] = pd.NA
-    return s.sort_values("popularity_rank").reset_index(drop=True)[COLUMNS]
+    return s.sort_values("popularity_rank").reset_index(drop=True).reindex(columns=COLUMNS)

@@ -86,8 +86,8 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str]) ->
     if not params.exists():
         fail(f"{params}: not found; run churn from the project root")
     try:
-        _check_input(params, overrides)
         with project_lock(command) as lock_fd:
+            _check_input(params, overrides)
             for args in calls:
                 code = _dvc(args, overrides, lock_fd)
                 if code != 0:

@@ -13,7 +13,11 @@ import pandas as pd
 import pytest
 
 from pipeline.export import EXPORT_COLUMNS, read_table
+from shops.retail import ShopConfig, write_shop
 from tests.conftest import churn, make_project, set_params
+
+pytestmark = pytest.mark.slow
+STAGES = {"ingest", "features", "train", "evaluate", "products", "score"}
 
 
 def dvc(project: Path, *args: str) -> str:
@@ -33,18 +37,22 @@ def ran(output: str) -> set[str]:
 def repro_project(tmp_path_factory):
     """The project copy after a first full `dvc repro` (module-scoped: it takes a while)."""
     dest = make_project(tmp_path_factory.mktemp("e2e") / "project")
-    set_params(dest, **{"synth.customers": 1500, "evaluate.btyd": False})
+    write_shop(dest / "data" / "synthetic", ShopConfig(customers=1500, seed=7))
+    set_params(dest, **{"evaluate.btyd": False})
     first = dvc(dest, "repro")
     return dest, first
 
 
 def test_fresh_repro_runs_every_stage_and_writes_outputs(repro_project):
     project, first = repro_project
-    assert {"synth", "ingest", "features", "train", "evaluate", "products", "score"} <= ran(first)
-    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert ran(first) == STAGES
+    metrics = json.loads((project / "reports" / "evaluation.json").read_text())
     assert metrics["model"]["all"]["roc_auc"] > 0.7
     assert set(metrics["baselines"]) == {"recency_only", "rfm_logistic"}
     assert metrics["promotion"]["promoted"] is True
+    headline = json.loads((project / "reports" / "metrics.json").read_text())
+    assert headline["model"]["roc_auc"] == round(metrics["model"]["all"]["roc_auc"], 4)
+    assert headline["best_baseline"]["name"] in metrics["baselines"]
     assert (project / "mlflow.db").exists()
     for kind in ("roc", "precision_recall", "gains", "calibration", "reason_confusion"):
         assert (project / "reports" / "plots" / f"{kind}.csv").exists()
@@ -60,16 +68,32 @@ def test_fresh_repro_runs_every_stage_and_writes_outputs(repro_project):
     assert len(db) == len(export)
 
 
-def test_second_repro_does_nothing_and_a_train_param_reruns_train_and_evaluate(repro_project):
+def test_second_repro_only_re_reads_the_shop_and_a_train_param_reruns_train(repro_project):
     project, _ = repro_project
-    assert ran(dvc(project, "repro")) == set()
+    assert ran(dvc(project, "repro")) == {"ingest"}  # the shop may live outside: re-read it
     set_params(project, **{"train.learning_rate": 0.08})
     rerun = ran(dvc(project, "repro"))
-    promoted = json.loads((project / "reports" / "metrics.json").read_text())["promotion"]
+    promoted = json.loads((project / "reports" / "evaluation.json").read_text())["promotion"]
     # scoring follows only when the retrained model took the champion alias
-    assert rerun == {"train", "evaluate"} | ({"score"} if promoted["promoted"] else set())
+    expected = {"ingest", "train", "evaluate"} | ({"score"} if promoted["promoted"] else set())
+    assert rerun == expected
     shown = dvc(project, "metrics", "show")
-    assert "roc_auc" in shown
+    assert "roc_auc" in shown and max(len(line) for line in shown.splitlines()) < 160
+
+
+def test_an_override_counts_for_one_run_and_never_touches_params_yaml(repro_project):
+    project, _ = repro_project
+    before = (project / "params.yaml").read_text()
+    result = churn("run", "--horizon-days", "300", cwd=project)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = json.loads((project / "data" / "canonical" / "run.json").read_text())
+    assert run["horizon_days"] == 300
+    assert (project / "params.yaml").read_text() == before
+    assert "customers scored" in result.stdout  # the closing summary
+    back = ran(dvc(project, "repro"))  # a plain repro is back on params.yaml
+    assert json.loads((project / "data" / "canonical" / "run.json").read_text())[
+        "horizon_days"] == 365
+    assert {"features", "train", "evaluate"} <= back
 
 
 def test_a_shop_with_only_the_three_required_order_columns(project, small_shop):
@@ -78,7 +102,7 @@ def test_a_shop_with_only_the_three_required_order_columns(project, small_shop):
     orders = tables["orders"][["customer_id", "order_ts", "amount"]]
     csv = project / "my_orders.csv"
     orders.to_csv(csv, index=False)
-    set_params(project, **{"synth.customers": 200, "evaluate.btyd": False})
+    set_params(project, **{"evaluate.btyd": False})
     result = churn("run", "--data", str(csv), cwd=project)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     features = json.loads((project / "reports" / "features.json").read_text())
@@ -133,7 +157,7 @@ def test_retrain_goes_through_the_gate_and_records_drift(repro_project):
 
     project, _ = repro_project
     result = churn("retrain", cwd=project)
-    decision = json.loads((project / "reports" / "metrics.json").read_text())["promotion"]
+    decision = json.loads((project / "reports" / "evaluation.json").read_text())["promotion"]
     expected = 0 if decision["promoted"] else 3
     assert result.returncode == expected, result.stdout[-2000:] + result.stderr[-2000:]
     assert ("promoted to champion" if decision["promoted"] else "kept the current champion") \

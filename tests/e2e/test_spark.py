@@ -7,23 +7,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.hashing import md5_threshold, stable_bucket
+from common.hashing import md5_threshold
+from common.params import (
+    FeatureParams,
+    ReasonParams,
+    RecommendParams,
+    ScoreParams,
+    SparkParams,
+    TrainParams,
+)
 from features.cutoffs import training_cutoffs
-from features.engine import FeatureParams, build
-from models.recommend import RecommendParams
-from models.scoring import ScoreParams, finish, score_rows
+from features.engine import build
+from models.scoring import finish, score_rows
 from models.split import time_split
-from models.train import TrainParams, train_model
-from pipeline.synth import ShopConfig, generate
+from models.train import train_model
+from shops.retail import ShopConfig, generate
 
 pytest.importorskip("pyspark")  # part of the dev install: `make test` has it
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def spark():
     from pipeline.engines import spark_session
 
-    session = spark_session({"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": 4}})
+    session = spark_session(SparkParams(master="local[2]",
+                                        conf={"spark.sql.shuffle.partitions": 4}))
     yield session
     session.stop()
 
@@ -33,7 +42,8 @@ def shop():
     tables, _ = generate(ShopConfig(customers=600, seed=11))
     as_of = tables["orders"]["order_ts"].max().date()
     first = tables["orders"]["order_ts"].min().date()
-    return tables, [*training_cutoffs(first, as_of, 365, 60, 6, 90), as_of], as_of
+    cuts = training_cutoffs(first, as_of, 365, FeatureParams(snapshot_every_days=60, snapshots=6))
+    return tables, [*cuts, as_of], as_of
 
 
 def assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -78,30 +88,40 @@ def test_scores_and_export_rows_match_duckdb(spark, shop, tmp_path):
     path = tmp_path / "features.parquet"
     features.to_parquet(path)
     model, _ = train_model(time_split(features), names,
-                           TrainParams(n_estimators=40, learning_rate=0.15))
-    sp, rp = ScoreParams(), RecommendParams()
-    local = finish(score_rows(features[features.split == "score"], model, sp), rp)
-    distributed = finish(spark_score_rows(spark, path, model, sp), rp)
+                           TrainParams(n_estimators=40, learning_rate=0.15), 42)
+    sp, reasons, rp = ScoreParams(), ReasonParams(), RecommendParams()
+    local = finish(score_rows(features[features.split == "score"], model, sp, reasons), rp)
+    distributed = finish(spark_score_rows(spark, path, model, sp, reasons), rp)
     assert len(local) == (features.split == "score").sum()
     assert_same(distributed, local)
     assert local["reason"].ne("").any() and local["in_budget"].any()
 
 
-def test_the_training_sample_is_the_same_on_every_engine():
+def test_the_training_sample_is_the_same_on_every_engine(spark, shop, tmp_path):
+    """train.sample_customers draws the same customers from a DuckDB file and from a Spark
+    part-file folder, and the same as md5 in Python."""
     import hashlib
 
-    import duckdb
+    from pipeline.train import read_training_rows
 
-    ids = pd.Series([f"{i:06d}" for i in range(2000)])
-    frame = pd.DataFrame({"customer_id": ids})  # noqa: F841 - read by DuckDB below
-    cut = md5_threshold(0.25)
-    picked = duckdb.sql(f"SELECT customer_id FROM frame WHERE substr(md5(customer_id), 1, 8) "
-                        f"< '{cut}'").df()["customer_id"]
-
-    in_python = ids[[hashlib.md5(i.encode()).hexdigest()[:8] < cut for i in ids]]
-    assert sorted(picked) == sorted(in_python)
-    assert 400 < len(picked) < 600
-    assert len(stable_bucket(ids)) == 2000
+    tables, cutoffs, as_of = shop
+    expr, _ = build({k: ibis.memtable(v) for k, v in tables.items()}, cutoffs, as_of)
+    features = ibis.duckdb.connect().execute(expr)
+    duck_file = tmp_path / "duck.parquet"
+    features.to_parquet(duck_file)
+    spark_dir = tmp_path / "spark.parquet"
+    spark.createDataFrame(features.astype({"cutoff": "datetime64[us]"})).repartition(3) \
+        .write.parquet(str(spark_dir))
+    labelled = features.loc[features.split == "train", "customer_id"].unique()
+    from_duck = read_training_rows(duck_file, sample_customers=len(labelled) // 4)
+    from_spark = read_training_rows(spark_dir, sample_customers=len(labelled) // 4)
+    picked = sorted(from_duck["customer_id"].unique())
+    assert picked == sorted(from_spark["customer_id"].unique())
+    assert 0.15 * len(labelled) < len(picked) < 0.35 * len(labelled)
+    cut = md5_threshold(len(labelled) // 4 / len(labelled))
+    in_python = sorted(i for i in labelled if hashlib.md5(i.encode()).hexdigest()[:8] < cut)
+    assert picked == in_python
+    assert from_duck[["cutoff", "customer_id"]].equals(from_spark[["cutoff", "customer_id"]])
 
 
 def test_the_contract_is_checked_where_the_data_lives(spark, tmp_path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
-import yaml
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.lock import project_lock
 from tests.conftest import churn, write_csv
 
 runner = CliRunner()
@@ -35,12 +37,34 @@ def test_run_rejects_a_bad_date():
     assert "not a date" in result.output
 
 
-def test_churn_run_drives_dvc_with_overrides_for_this_run_only(project, small_shop_dir):
-    params_before = (project / "params.yaml").read_text()
-    result = churn("run", "--data", str(small_shop_dir), cwd=project)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert (project / "data" / "canonical" / "orders.parquet").exists()
-    lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert lock["stages"]["ingest"]["params"]["params.yaml"]["data"]["input"] == str(
-        small_shop_dir)
-    assert (project / "params.yaml").read_text() == params_before
+def test_a_second_cli_run_exits_while_the_lock_is_held(project):
+    with project_lock("churn run", project):
+        result = churn("run", cwd=project)
+    assert result.returncode == 2
+    assert "holds the project lock" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["drift"], "no features yet"),
+    (["report"], "run `churn run` first"),
+    (["run", "--data", "/no/such/shop"], "input path not found"),
+    (["retrain", "--as-of", "yesterday"], "not a date"),
+])
+def test_cli_errors_are_one_line(project, args, message):
+    result = churn(*args, cwd=project)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3
+
+
+def test_help_has_examples(project):
+    for command in ("run", "retrain", "score", "drift", "report", "synth", "ingest"):
+        result = churn(command, "--help", cwd=project)
+        assert result.returncode == 0 and "Example" in result.stdout, command
+
+
+def test_as_of_is_a_date_object_for_overrides():
+    from pipeline.cli import _overrides
+
+    assert _overrides(None, "2024-06-30", 90) == {"as_of": date(2024, 6, 30).isoformat(),
+                                                  "churn.horizon_days": 90}

@@ -1,12 +1,25 @@
-"""Exports: atomic files, a database table replaced per as_of in one transaction."""
+"""Exports: files and database rows published as one unit, recovery after a kill, spreadsheet-
+safe CSV, a database table replaced per as_of in one transaction, safe identifiers."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 
+from common.errors import ChurnError
+from common.params import ExportParams, parse
 from pipeline import export
-from pipeline.export import EXPORT_COLUMNS, read_table, write_files, write_table
+from pipeline.export import (
+    EXPORT_COLUMNS,
+    LATEST,
+    neutralise_formulas,
+    publish,
+    read_table,
+    recover,
+    write_table,
+)
 
 
 def rows(as_of: str, n: int = 3, prob: float = 0.5) -> pd.DataFrame:
@@ -16,17 +29,28 @@ def rows(as_of: str, n: int = 3, prob: float = 0.5) -> pd.DataFrame:
                         in_budget=[True] + [False] * (n - 1))
 
 
-def test_files_round_trip(tmp_path):
-    parquet, csv = write_files(rows("2025-01-01"), tmp_path, "2025-01-01")
+def params(tmp_path) -> ExportParams:
+    return ExportParams(database_url=f"sqlite:///{tmp_path}/db/churn.db")
+
+
+def test_publish_writes_files_table_and_manifest(tmp_path):
+    p = params(tmp_path)
+    out = publish(rows("2025-01-01"), tmp_path / "exports", p, "2025-01-01")
+    parquet, csv = (tmp_path / "exports" / f"churn_scores_2025-01-01.{s}" for s in ("parquet",
+                                                                                    "csv"))
+    assert [str(parquet), str(csv)] == out["exports"] and out["database_rows"] == 3
     back = pd.read_parquet(parquet)
     assert list(back.columns) == EXPORT_COLUMNS
     assert back["customer_id"].tolist() == ["00000", "00001", "00002"]
     assert pd.read_csv(csv, dtype={"customer_id": str})["customer_id"].iloc[1] == "00001"
+    latest = json.loads((tmp_path / "exports" / LATEST).read_text())
+    assert latest["as_of"] == "2025-01-01" and latest["rows"] == 3
+    assert not list((tmp_path / "exports" / ".staging").iterdir())
 
 
-def test_a_failure_mid_write_leaves_the_previous_export(tmp_path, monkeypatch):
-    write_files(rows("2025-01-01", prob=0.1), tmp_path, "2025-01-01")
-    before = sorted(p.name for p in tmp_path.iterdir())
+def test_a_failure_mid_publication_leaves_the_previous_batch_everywhere(tmp_path, monkeypatch):
+    p = params(tmp_path)
+    publish(rows("2025-01-01", prob=0.1), tmp_path / "exports", p, "2025-01-01")
 
     def broken_to_csv(self, path, **kwargs):
         with open(path, "w") as fh:
@@ -35,27 +59,70 @@ def test_a_failure_mid_write_leaves_the_previous_export(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken_to_csv)
     with pytest.raises(OSError):
-        write_files(rows("2025-01-01", prob=0.9), tmp_path, "2025-01-01")
+        publish(rows("2025-01-01", prob=0.9), tmp_path / "exports", p, "2025-01-01")
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temp file left behind
-    kept = pd.read_csv(tmp_path / "churn_scores_2025-01-01.csv")
+    notes = recover(tmp_path / "exports", p)
+    assert len(notes) == 1 and notes[0].startswith("discarded an unfinished export")
+    assert not list((tmp_path / "exports" / ".staging").iterdir())
+    kept = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01.csv")
     assert (kept["churn_probability"] == 0.1).all() and len(kept) == 3
+    assert (read_table(p.database_url, p.table, "2025-01-01")["churn_probability"] == 0.1).all()
+
+
+def test_a_run_killed_after_the_database_commit_is_finished_by_the_next(tmp_path, monkeypatch):
+    """The database is the commit point: staged files whose token the database holds are
+    moved into place by the next run; files and rows then come from the same run."""
+    p = params(tmp_path)
+    out_dir = tmp_path / "exports"
+    publish(rows("2025-01-01", prob=0.1), out_dir, p, "2025-01-01")
+
+    def killed(staging, target):
+        raise KeyboardInterrupt  # the process dies between the commit and the renames
+
+    monkeypatch.setattr(export, "_promote", killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p, "2025-01-01")
+    monkeypatch.undo()
+    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")) == 3  # old files
+    assert len(read_table(p.database_url, p.table, "2025-01-01")) == 4            # new rows
+    notes = recover(out_dir, p)
+    assert notes == ["finished the export of 2025-01-01 that a killed run left"]
+    files = pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")
+    assert len(files) == 4 and (files["churn_probability"] == 0.9).all()
+
+
+def test_a_run_killed_before_the_database_commit_is_discarded(tmp_path, monkeypatch):
+    p = params(tmp_path)
+    out_dir = tmp_path / "exports"
+    publish(rows("2025-01-01", prob=0.1), out_dir, p, "2025-01-01")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "write_table", killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p, "2025-01-01")
+    monkeypatch.undo()
+    assert recover(out_dir, p)[0].startswith("discarded an unfinished export")
+    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")) == 3
+    assert len(read_table(p.database_url, p.table, "2025-01-01")) == 3
 
 
 def test_sqlite_round_trip_replaces_only_that_as_of(tmp_path):
-    url = f"sqlite:///{tmp_path}/out/churn.db"
-    write_table(rows("2025-01-01", n=3), url, "churn_scores", "2025-01-01")
-    write_table(rows("2025-02-01", n=2), url, "churn_scores", "2025-02-01")
-    write_table(rows("2025-01-01", n=4, prob=0.7), url, "churn_scores", "2025-01-01")
-    jan = read_table(url, "churn_scores", "2025-01-01")
+    p = params(tmp_path)
+    write_table(rows("2025-01-01", n=3), p, "2025-01-01", "t1")
+    write_table(rows("2025-02-01", n=2), p, "2025-02-01", "t2")
+    write_table(rows("2025-01-01", n=4, prob=0.7), p, "2025-01-01", "t3")
+    jan = read_table(p.database_url, p.table, "2025-01-01")
     assert len(jan) == 4 and (jan["churn_probability"] == 0.7).all()
     assert jan["customer_id"].tolist() == ["00000", "00001", "00002", "00003"]
-    assert len(read_table(url, "churn_scores", "2025-02-01")) == 2
+    assert len(read_table(p.database_url, p.table, "2025-02-01")) == 2
+    assert export.committed_token(p, "2025-01-01") == "t3"
 
 
 def test_a_failed_database_write_rolls_back(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path}/churn.db"
-    write_table(rows("2025-01-01", n=3, prob=0.1), url, "churn_scores", "2025-01-01")
+    p = params(tmp_path)
+    write_table(rows("2025-01-01", n=3, prob=0.1), p, "2025-01-01", "t1")
     real_to_sql = pd.DataFrame.to_sql
 
     def to_sql_then_fail(self, *args, **kwargs):
@@ -64,7 +131,32 @@ def test_a_failed_database_write_rolls_back(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pd.DataFrame, "to_sql", to_sql_then_fail)
     with pytest.raises(RuntimeError):
-        export.write_table(rows("2025-01-01", n=5, prob=0.9), url, "churn_scores", "2025-01-01")
+        write_table(rows("2025-01-01", n=5, prob=0.9), p, "2025-01-01", "t2")
     monkeypatch.undo()
-    kept = read_table(url, "churn_scores", "2025-01-01")
+    kept = read_table(p.database_url, p.table, "2025-01-01")
     assert len(kept) == 3 and (kept["churn_probability"] == 0.1).all()
+    assert export.committed_token(p, "2025-01-01") == "t1"
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised_parquet_keeps_them(tmp_path):
+    bad = rows("2025-01-01", n=6).assign(
+        customer_id=["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "ok"],
+        product_ids=["=cmd|' /C calc'!A0", "", "", "", "", "a,b"])
+    safe = neutralise_formulas(bad)
+    assert safe["customer_id"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2",
+                                            "'@SUM(A1)", "'\tx", "ok"]
+    assert safe["product_ids"].iloc[0] == "'=cmd|' /C calc'!A0"
+    assert safe["churn_probability"].tolist() == bad["churn_probability"].tolist()
+    p = params(tmp_path)
+    publish(bad, tmp_path / "exports", p, "2025-01-01")
+    csv = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01.csv", dtype=str)
+    assert csv["customer_id"].iloc[0].startswith("'=")
+    exact = pd.read_parquet(tmp_path / "exports" / "churn_scores_2025-01-01.parquet")
+    assert exact["customer_id"].iloc[0] == "=HYPERLINK(\"http://x\")"
+    assert read_table(p.database_url, p.table)["customer_id"].iloc[0].startswith("=")
+
+
+@pytest.mark.parametrize("name", ['churn"; DROP TABLE x; --', "a b", "1abc", ""])
+def test_a_table_name_that_is_no_plain_identifier_is_refused(name):
+    with pytest.raises(ChurnError, match="export.table must match"):
+        parse({"export": {"table": name}})
