@@ -24,17 +24,21 @@ class Feature:
     phrase: str
     #: optional tables or `table.column` the feature needs beyond orders' required columns
     needs: tuple[str, ...] = ()
+    #: +1: more of it never lowers P(churn); -1: never raises it (a LightGBM monotone
+    #: constraint, so the model obeys what retail practice knows); 0: free
+    monotone: int = 0
 
 
-def _f(name, family, description, phrase, *needs) -> Feature:
-    return Feature(name, family, description, phrase, tuple(needs))
+def _f(name, family, description, phrase, *needs, monotone: int = 0) -> Feature:
+    return Feature(name, family, description, phrase, tuple(needs), monotone)
 
 
 REGISTRY: tuple[Feature, ...] = (
     # --- RFM state (general) -----------------------------------------------------------------
     _f("recency_days", "general", "Days from the last completed order to the cutoff.",
-       "last order {v:.0f} days ago"),
-    _f("frequency", "general", "Completed orders up to the cutoff.", "{v:.0f} orders so far"),
+       "last order {v:.0f} days ago", monotone=1),
+    _f("frequency", "general", "Completed orders up to the cutoff.", "{v:.0f} orders so far",
+       monotone=-1),
     _f("monetary_total", "general", "Total spend up to the cutoff.", "spent {v:,.0f} in total"),
     _f("monetary_mean", "general", "Mean order value.", "average order {v:,.0f}"),
     _f("monetary_max", "general", "Largest order value.", "largest order {v:,.0f}"),
@@ -63,11 +67,11 @@ REGISTRY: tuple[Feature, ...] = (
     _f("orders_30d", "general", "Completed orders in the 30 days before the cutoff.",
        "{v:.0f} orders in the last 30 days"),
     _f("orders_90d", "general", "Completed orders in the 90 days before the cutoff.",
-       "{v:.0f} orders in the last 90 days"),
+       "{v:.0f} orders in the last 90 days", monotone=-1),
     _f("orders_180d", "general", "Completed orders in the 180 days before the cutoff.",
-       "{v:.0f} orders in the last 180 days"),
+       "{v:.0f} orders in the last 180 days", monotone=-1),
     _f("orders_365d", "general", "Completed orders in the 365 days before the cutoff.",
-       "{v:.0f} orders in the last year"),
+       "{v:.0f} orders in the last year", monotone=-1),
     _f("spend_30d", "general", "Spend in the 30 days before the cutoff.",
        "spent {v:,.0f} in the last 30 days"),
     _f("spend_90d", "general", "Spend in the 90 days before the cutoff.",
@@ -80,7 +84,8 @@ REGISTRY: tuple[Feature, ...] = (
     _f("one_time_buyer", "forgot", "1 when the customer has exactly one completed order.",
        "bought only once"),
     _f("days_since_last_event", "forgot", "Days since any visit, e-mail open, click or other "
-       "event (null without events).", "no contact with the shop for {v:.0f} days", "events"),
+       "event (null without events).", "no contact with the shop for {v:.0f} days", "events",
+       monotone=1),
     _f("visits_since_last_order", "forgot", "Visits after the last order, up to the cutoff.",
        "{v:.0f} visits since their last order", "events"),
     _f("email_opens_since_last_order", "forgot", "E-mail opens after the last order.",
@@ -88,7 +93,7 @@ REGISTRY: tuple[Feature, ...] = (
     _f("email_clicks_since_last_order", "forgot", "E-mail clicks after the last order.",
        "{v:.0f} e-mail clicks since the last order", "events"),
     _f("visits_90d", "general", "Visits in the 90 days before the cutoff.",
-       "{v:.0f} visits in the last 90 days", "events"),
+       "{v:.0f} visits in the last 90 days", "events", monotone=-1),
     _f("email_opens_90d", "general", "E-mail opens in the 90 days before the cutoff.",
        "{v:.0f} e-mails opened in the last 90 days", "events"),
     _f("favorited", "forgot", "1 when the customer has favourited the shop or a product.",
@@ -151,8 +156,18 @@ REGISTRY: tuple[Feature, ...] = (
 )
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in REGISTRY}
-assert len(BY_NAME) == len(REGISTRY), "duplicate feature names"
-assert all(f.family in FAMILIES for f in REGISTRY)
+
+
+def check_registry(registry: tuple[Feature, ...] = REGISTRY) -> None:
+    """Unique names, known families, monotone in {-1, 0, 1} (a test calls it; not `assert`,
+    which `python -O` strips)."""
+    names = [f.name for f in registry]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate feature names in the registry: {duplicates}")
+    for f in registry:
+        if f.family not in FAMILIES or f.monotone not in (-1, 0, 1):
+            raise ValueError(f"feature {f.name}: family {f.family!r}, monotone {f.monotone!r}")
 
 
 def _has(need: str, schema: Mapping[str, set[str]]) -> bool:
@@ -166,6 +181,10 @@ def _has(need: str, schema: Mapping[str, set[str]]) -> bool:
 def available(schema: Mapping[str, set[str]]) -> list[Feature]:
     """The features a shop's tables can support; `schema` maps table -> its columns."""
     return [f for f in REGISTRY if all(_has(n, schema) for n in f.needs)]
+
+
+def monotone_constraints(names: list[str]) -> list[int]:
+    return [BY_NAME[name].monotone for name in names]
 
 
 def families(names: list[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from common.hashing import stable_bucket
 from common.params import TrainParams, as_dict
-from features.registry import families
+from features.registry import families, monotone_constraints
 from models.churn_model import ChurnModel
 from models.drift import reference_profile as drift_profile
 from models.reasons import family_contributions, reference_profile
@@ -33,7 +33,9 @@ def lgbm_kwargs(p: TrainParams, seed: int) -> dict[str, Any]:
 
 def fit_lgbm(fit: pd.DataFrame, stop: pd.DataFrame, features: list[str],
              p: TrainParams, seed: int) -> lgb.LGBMClassifier:
-    clf = lgb.LGBMClassifier(**lgbm_kwargs(p, seed))
+    # what retail practice knows holds in the model: e.g. a longer lapse never lowers the risk
+    clf = lgb.LGBMClassifier(**lgbm_kwargs(p, seed),
+                             monotone_constraints=monotone_constraints(features))
     clf.fit(fit[features].astype("float64"), fit[LABEL],
             eval_X=(stop[features].astype("float64"),), eval_y=(stop[LABEL],),
             callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)])

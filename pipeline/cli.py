@@ -170,7 +170,7 @@ def _summary(reports: Path = Path("reports")) -> None:
 
     try:
         score = read_json(reports / "score.json")
-        metrics = read_json(reports / "metrics.json")
+        details = read_json(reports / "evaluation.json")
     except (OSError, ValueError):
         return
     table = Table(title=f"churn scores as of {score['as_of']}", show_header=False)
@@ -181,12 +181,14 @@ def _summary(reports: Path = Path("reports")) -> None:
         f"{k} {v:.0%}" for k, v in score["reason_mix"].items()) or "-")
     table.add_row(f"actions in budget ({score['in_budget']:,})", ", ".join(
         f"{k} {v:,}" for k, v in score["actions"].items()) or "-")
-    model, best = metrics["model"], metrics["best_baseline"]
+    ours = details["model"]["all"]["roc_auc"]
+    name, best = max(((k, v["all"]["roc_auc"]) for k, v in details["baselines"].items()),
+                     key=lambda kv: kv[1])
     table.add_row("model", f"{score['model']['name']} v{score['model']['version']}: "
-                  f"ROC-AUC {model['roc_auc']:.3f} vs {best['name']} {best['roc_auc']:.3f}")
-    if "reasons" in metrics:
-        table.add_row("reason backtest", f"accuracy {metrics['reasons']['accuracy']:.2f}, "
-                      f"macro-F1 {metrics['reasons']['macro_f1']:.2f}")
+                  f"validation ROC-AUC {ours:.3f} vs {name} {best:.3f}")
+    if details.get("reasons"):
+        table.add_row("reason backtest", f"accuracy {details['reasons']['accuracy']:.2f}, "
+                      f"macro-F1 {details['reasons']['macro_f1']:.2f}")
     table.add_row("exports", "\n".join(score["exports"]) + f"\ntable {score['database_rows']:,} "
                   "rows")
     table.add_row("report", "churn report → reports/churn_report.html")

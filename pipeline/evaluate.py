@@ -109,17 +109,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def headline_metrics(details: dict) -> dict:
-    """The few figures people diff run to run (`dvc metrics diff`); the rest is in
-    reports/evaluation.json."""
-    keys = ("roc_auc", "pr_auc", "brier", "ece")
+    """The few figures people diff run to run (`dvc metrics diff`), flat and short so the
+    table fits a terminal; everything else is in reports/evaluation.json."""
     model = details["model"]["all"]
-    best_name = max(details["baselines"], key=lambda b: details["baselines"][b]["all"]["roc_auc"])
-    best = details["baselines"][best_name]["all"]
-    out = {"model": {k: round(model[k], 4) for k in keys},
-           "best_baseline": {"name": best_name, **{k: round(best[k], 4) for k in keys}},
-           "promoted": details["promotion"]["promoted"]}
+    best = max(details["baselines"].values(), key=lambda b: b["all"]["roc_auc"])["all"]
+    out = {**{k: round(model[k], 4) for k in ("roc_auc", "pr_auc", "brier", "ece")},
+           "baseline_roc_auc": round(best["roc_auc"], 4),
+           "baseline_pr_auc": round(best["pr_auc"], 4)}
     if details.get("reasons"):
-        out["reasons"] = {k: round(details["reasons"][k], 4) for k in ("accuracy", "macro_f1")}
+        out["reason_accuracy"] = round(details["reasons"]["accuracy"], 4)
+        out["reason_macro_f1"] = round(details["reasons"]["macro_f1"], 4)
     return out
 
 

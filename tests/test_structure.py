@@ -1,0 +1,198 @@
+"""The shape of the code, checked from its source: one-way layers, no stage importing another,
+no import cycles, dvc.yaml declaring exactly what each stage imports, reads and writes, and
+params.yaml spelling out the typed defaults."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from common.params import Params, as_dict, parse
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("common", "features", "models", "pipeline", "shops")
+LAYER = {"common": 0, "features": 1, "models": 2, "pipeline": 3}
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+MODULES = modules()
+
+
+def imports_of(name: str) -> set[str]:
+    """Project modules imported anywhere in `name` (top level or inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for target in targets:
+            if target in MODULES:
+                found.add(target)
+    return found - {name}
+
+
+def stage_modules() -> dict[str, str]:
+    out = {}
+    for stage, spec in DVC["stages"].items():
+        match = re.search(r"python -m ([\w.]+)", spec["cmd"])
+        assert match, f"stage {stage} does not run a project module"
+        out[stage] = match.group(1)
+    return out
+
+
+STAGES = stage_modules()
+
+
+def test_layers_point_one_way():
+    """pipeline -> models -> features -> common; the demo shops sit beside, used only by the
+    CLI's `synth`."""
+    wrong = []
+    for name in MODULES:
+        top = name.split(".")[0]
+        for target in imports_of(name):
+            dest = target.split(".")[0]
+            if top in LAYER and dest in LAYER and LAYER[dest] > LAYER[top]:
+                wrong.append(f"{name} -> {target}")
+            if top in LAYER and dest == "shops" and name != "pipeline.cli":
+                wrong.append(f"{name} -> {target} (the demo shop is not production code)")
+            if top == "shops" and dest == "pipeline":
+                wrong.append(f"{name} -> {target}")
+    assert not wrong, wrong
+
+
+def test_no_stage_imports_another_and_nothing_imports_the_cli():
+    stages = set(STAGES.values())
+    wrong = [f"{name} -> {target}" for name in MODULES for target in imports_of(name)
+             if (target in stages and name in stages) or target == "pipeline.cli"]
+    assert not wrong, wrong
+
+
+def test_no_import_cycles():
+    graph = {name: imports_of(name) for name in MODULES}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                raise AssertionError("cycle: " + " -> ".join([*path, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])
+
+
+def closure(name: str) -> set[str]:
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(imports_of(current))
+    return seen
+
+
+def declared_paths(spec: dict) -> set[str]:
+    out = set()
+    for key in ("deps", "outs", "metrics", "plots"):
+        for entry in spec.get(key, []):
+            out.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    return out
+
+
+def resolve_vars(text: str) -> str:
+    paths = next(v["paths"] for v in DVC["vars"] if "paths" in v)
+    return re.sub(r"\$\{paths\.(\w+)\}", lambda m: paths[m.group(1)], text)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_declares_every_module_it_imports(stage):
+    deps = {resolve_vars(d) for d in DVC["stages"][stage]["deps"]}
+    missing = []
+    for name in sorted(closure(STAGES[stage])):
+        path = MODULES[name].relative_to(ROOT).as_posix()
+        package = name.split(".")[0] + "/"
+        if name.startswith("pipeline."):
+            if path not in deps:
+                missing.append(path)
+        elif package not in deps and path not in deps:
+            missing.append(package)
+    assert not missing, f"stage {stage} imports {sorted(set(missing))} without declaring them"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_declares_every_path_on_its_command_line(stage):
+    spec = DVC["stages"][stage]
+    declared = {resolve_vars(p).rstrip("/") for p in declared_paths(spec)}
+    args = re.findall(r"--[\w-]+ (\S+)", resolve_vars(spec["cmd"]))
+    # a folder argument is declared through the files DVC tracks inside it
+    missing = [a for a in args if a.rstrip("/") not in declared
+               and not any(d.startswith(a.rstrip("/") + "/") for d in declared)]
+    assert not missing, f"stage {stage}: {missing} on its command line but not in deps/outs"
+
+
+def params_read(stage_module: str) -> set[str]:
+    """`params.<section>[.<key>]` attribute reads in a stage's module."""
+    read = set()
+    tree = ast.parse(MODULES[stage_module].read_text())
+    inner = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and \
+                isinstance(node.value.value, ast.Name) and node.value.value.id == "params":
+            read.add(f"{node.value.attr}.{node.attr}")
+            inner.add(id(node.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                node.value.id == "params" and id(node) not in inner:
+            read.add(node.attr)
+    sections = {f.name for f in dataclasses.fields(Params)}
+    return {r for r in read if r.split(".")[0] in sections}
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_declares_every_param_it_reads(stage):
+    declared = set(DVC["stages"][stage].get("params", []))
+    read = params_read(STAGES[stage])
+    missing = [r for r in read if r not in declared and r.split(".")[0] not in declared]
+    # a section read whole needs the whole section declared
+    missing += [r for r in read if "." not in r and r not in declared]
+    assert not missing, f"stage {stage} reads params {sorted(set(missing))} undeclared"
+
+
+def test_params_yaml_spells_out_exactly_the_typed_defaults():
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    written = as_dict(parse(raw))
+    defaults = as_dict(Params())
+    written["data"].pop("tables")
+    defaults["data"].pop("tables")
+    assert written == defaults
+
+    def keys(tree, prefix=""):
+        for k, v in tree.items():
+            if isinstance(v, dict) and k not in ("tables", "conf") and v and not all(
+                    isinstance(x, int | float) for x in v.values()):
+                yield from keys(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}"
+
+    assert set(keys(raw)) == set(keys(as_dict(Params()))), "params.yaml documents every knob"
