@@ -30,4 +30,26 @@ def time_split(frame: pd.DataFrame) -> Split:
     held = labelled[labelled["cutoff"] == cutoffs[-2]]
     fit = labelled[labelled["cutoff"] < cutoffs[-2]]
     half = stable_bucket(held["customer_id"]) < 50
-    return Split(fit=fit, stop=held[half], calibrate=held[~half], valid=valid)
+    split = Split(fit=fit, stop=held[half], calibrate=held[~half], valid=valid)
+    check_trainable(split)
+    return split
+
+
+#: below this many labelled rows per class a part of the split says nothing
+MIN_PER_CLASS = 5
+
+
+def check_trainable(split: Split) -> None:
+    """Every part needs both outcomes: a shop whose customers all churned (or none did) in a
+    snapshot cannot be learned from or judged on it. One line saying which part and why."""
+    for part in ("fit", "stop", "valid"):
+        rows = getattr(split, part)
+        churned = int(rows["churned"].sum())
+        stayed = len(rows) - churned
+        if min(churned, stayed) < MIN_PER_CLASS:
+            when = sorted({str(c)[:10] for c in rows["cutoff"].unique()}) or ["none"]
+            raise ChurnError(
+                f"not enough labelled history: the {part} rows (cutoffs {when[0]}..{when[-1]})"
+                f" have {churned} churned and {stayed} retained customers; at least "
+                f"{MIN_PER_CLASS} of each are needed. Use a shorter churn.horizon_days, an "
+                "earlier --as-of (one inside the data), or more history")

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
@@ -17,7 +18,7 @@ from features.registry import families, monotone_constraints
 from models.churn_model import ChurnModel
 from models.drift import reference_profile as drift_profile
 from models.reasons import family_contributions, reference_profile
-from models.split import Split
+from models.split import MIN_PER_CLASS, Split
 
 LABEL = "churned"
 
@@ -47,11 +48,13 @@ def calibrate(clf: lgb.LGBMClassifier, held: pd.DataFrame, features: list[str],
     """Fit the calibration map on held-out rows. `auto` picks isotonic or sigmoid by Brier on
     one half of the held-out customers after fitting on the other half."""
     X, y = held[features].astype("float64"), held[LABEL].to_numpy()
-    if method == "none":
-        return None, {}
+    if method == "none" or min(y.sum(), len(y) - y.sum()) < 2 * MIN_PER_CLASS:
+        return None, {}  # calibration on (nearly) one class says nothing: keep raw scores
     scores: dict[str, float] = {}
+    half = stable_bucket(held["customer_id"], 2) == 0
+    if method == "auto" and min(len(np.unique(y[half])), len(np.unique(y[~half]))) < 2:
+        method = "sigmoid"  # too few to choose on held-out halves: the smoother map
     if method == "auto":
-        half = stable_bucket(held["customer_id"], 2) == 0
         for candidate in ("isotonic", "sigmoid"):
             cal = CalibratedClassifierCV(FrozenEstimator(clf), method=candidate)
             cal.fit(X[half], y[half])

@@ -69,9 +69,14 @@ def _overrides(data: Path | None, as_of: str | None, horizon_days: int | None) -
     return found
 
 
-def _check_input(params_path: Path, overrides: dict) -> None:
-    """A missing demo shop is a hint, not a DVC error: the generator never runs by itself."""
+def _prepare(params_path: Path, overrides: dict) -> None:
+    """Before a run: finish or discard what a killed run left in exports/ (and say so), and
+    turn a missing demo shop into a hint, not a DVC error: the generator never runs by itself."""
+    from pipeline.export import recover
+
     params = load_params(params_path)
+    for note in recover(Path("exports"), params.export):
+        console.print(f"[yellow]recovered:[/] {note}")
     source = Path(overrides.get("data.input") or params.data.input)
     if not source.exists():
         hint = " (the demo shop: `churn synth`, or `make run`)" if \
@@ -87,7 +92,7 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str]) ->
         fail(f"{params}: not found; run churn from the project root")
     try:
         with project_lock(command) as lock_fd:
-            _check_input(params, overrides)
+            _prepare(params, overrides)
             for args in calls:
                 code = _dvc(args, overrides, lock_fd)
                 if code != 0:

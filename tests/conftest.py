@@ -51,12 +51,18 @@ def project(tmp_path) -> Path:
     return make_project(tmp_path / "project")
 
 
-def churn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """The `churn` CLI in a subprocess, as a user runs it (no stdin, this venv on PATH)."""
+def churn_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    env.update(extra)
+    return env
+
+
+def churn(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """The `churn` CLI in a subprocess, as a user runs it (no stdin, this venv on PATH)."""
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd,
+                          env=churn_env(**env), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="session")

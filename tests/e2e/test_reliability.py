@@ -1,0 +1,179 @@
+"""Faults lose nothing: a killed run leaves params.yaml and the last export as they were and no
+child running; two projects on one MLflow store stay apart; odd shops and params end in one
+line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.lock import is_locked
+from shops.retail import ShopConfig, generate, write_shop
+from tests.conftest import churn, churn_env, make_project, set_params
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def shop_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("shop")
+    write_shop(out, ShopConfig(customers=800, seed=5))
+    return out
+
+
+def fresh(tmp_path: Path, name: str = "project") -> Path:
+    project = make_project(tmp_path / name)
+    set_params(project, **{"evaluate.btyd": False})
+    return project
+
+
+def snapshot_exports(project: Path) -> dict:
+    exports = project / "exports"
+    latest = json.loads((exports / "latest.json").read_text())
+    parquet = pd.read_parquet(exports / latest["files"][0])
+    db = pd.read_sql("SELECT * FROM churn_scores", f"sqlite:///{exports / 'churn.db'}")
+    return {"token": latest["token"], "scored_at": set(parquet["scored_at"]),
+            "db_scored_at": set(db["scored_at"]), "rows": len(parquet),
+            "csv": (exports / latest["files"][1]).read_bytes()}
+
+
+def stage_running(project: Path, stage: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", f"pipeline.{stage}"], capture_output=True,
+                           text=True).stdout.split()
+    for pid in found:
+        try:
+            if Path(f"/proc/{pid}/cwd").resolve() == project.resolve():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def children_of(project: Path) -> list[str]:
+    out = []
+    for stage in ("ingest", "features", "train", "evaluate", "products", "score", "process"):
+        if stage_running(project, stage):
+            out.append(stage)
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_leaves_config_and_the_last_export_and_no_child(tmp_path, shop_dir, sig):
+    project = fresh(tmp_path)
+    first = churn("run", "--data", str(shop_dir), cwd=project)
+    assert first.returncode == 0, first.stderr[-3000:]
+    params_before = (project / "params.yaml").read_text()
+    exports_before = snapshot_exports(project)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--data", str(shop_dir),
+         "--horizon-days", "300"], cwd=project, env=churn_env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not stage_running(project, "train") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stage_running(project, "train"), "the second run never reached train"
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err
+    # the guard stops every child; the lock is not free while one still runs
+    deadline = time.monotonic() + 30
+    while children_of(project) and time.monotonic() < deadline:
+        assert is_locked(project), f"lock free while {children_of(project)} still run"
+        time.sleep(0.2)
+    assert not children_of(project)
+    time.sleep(1.0)
+    assert not is_locked(project)
+    assert (project / "params.yaml").read_text() == params_before
+    assert snapshot_exports(project) == exports_before
+    again = churn("run", "--data", str(shop_dir), cwd=project)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((project / "data" / "canonical" / "run.json").read_text())[
+        "horizon_days"] == 365
+
+
+def test_two_projects_on_one_store_keep_their_own_champions(tmp_path, shop_dir):
+    store = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
+    a, b = fresh(tmp_path, "shop-a"), fresh(tmp_path, "shop-b")
+    # started together on a fresh store: the schema migration must not run twice at once
+    procs = [subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--data",
+                               str(shop_dir), "--horizon-days", h], cwd=p,
+                              env=churn_env(MLFLOW_TRACKING_URI=store),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for p, h in ((a, "330"), (b, "280"))]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-3000:]
+    names = {p: pd.read_parquet(next((p / "exports").glob("churn_scores_*.parquet")))[
+        "model_name"].unique().tolist() for p in (a, b)}
+    assert names[a] != names[b] and len(names[a]) == len(names[b]) == 1
+    assert names[a][0].startswith("churn-shop-a-")
+    # B's champion is refused by A's scoring in one line: trained for another project/horizon
+    set_params(a, **{"train.model_name": names[b][0]})
+    refused = churn("score", cwd=a, MLFLOW_TRACKING_URI=store)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "was trained for something else" in refused.stderr
+
+
+def orders_frame(n_customers: int, orders_each: int = 1, start: str = "2023-01-01",
+                 days: int = 600) -> pd.DataFrame:
+    rows = []
+    for c in range(n_customers):
+        for k in range(orders_each):
+            day = (c * 7 + k * 37) % days
+            rows.append((f"c{c}", pd.Timestamp(start) + pd.Timedelta(days=day), 10.0 + k))
+    return pd.DataFrame(rows, columns=["customer_id", "order_ts", "amount"])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("five_customers", "not enough labelled history"),
+    ("one_time_buyers_only", "not enough labelled history"),
+    ("as_of_after_the_data", "not enough labelled history"),
+])
+def test_odd_shops_end_in_one_line(tmp_path, case, message):
+    project = fresh(tmp_path)
+    shop = tmp_path / "odd"
+    shop.mkdir()
+    args = []
+    if case == "five_customers":
+        orders_frame(5, 3).to_csv(shop / "orders.csv", index=False)
+    elif case == "one_time_buyers_only":
+        orders_frame(400, 1).to_csv(shop / "orders.csv", index=False)
+    else:
+        tables, _ = generate(ShopConfig(customers=400, seed=3))
+        tables["orders"][["customer_id", "order_ts", "amount"]].to_csv(shop / "orders.csv",
+                                                                       index=False)
+        args = ["--as-of", "2027-06-30"]
+    result = churn("run", "--data", str(shop), *args, cwd=project)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("churn.horizon_days", 0, "churn.horizon_days must be at least 1"),
+    ("churn.horizon_days", -30, "churn.horizon_days must be at least 1"),
+    ("churn.horizon_days", "abc", "churn.horizon_days must be an integer"),
+    ("as_of", "yesterday", "as_of must be a date like 2024-06-30 or null"),
+    ("recommend.budget_shar", 0.2, "unknown key recommend.budget_shar (did you mean "
+                                   "recommend.budget_share?)"),
+    ("train.n_estimatrs", 10, "did you mean train.n_estimators?"),
+    ("export.table", 'x"; DROP TABLE churn_scores; --', "export.table must match"),
+])
+def test_bad_params_end_in_one_line(tmp_path, shop_dir, key, value, message):
+    project = fresh(tmp_path)
+    set_params(project, **{key: value})
+    result = churn("run", "--data", str(shop_dir), cwd=project)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
