@@ -142,10 +142,24 @@ class DriftParams:
     reason_shift_alert: float = _min(0.0, 0.10)
 
 
+IDENTIFIER = {"pattern": r"[A-Za-z_][A-Za-z0-9_]*"}
+
+
+@dataclass(frozen=True)
+class CampaignParams:
+    holdout_share: float = field(default=0.10, metadata={"min": 0.0, "max": 0.5})
+    response_days: int = _min(1, 30)
+    outcome: str = "order"             # `order`, or an event type such as `visit`
+    min_per_arm: int = _min(1, 30)
+
+
 @dataclass(frozen=True)
 class ExportParams:
     database_url: str = "sqlite:///exports/churn.db"
-    table: str = field(default="churn_scores", metadata={"pattern": r"[A-Za-z_][A-Za-z0-9_]*"})
+    table: str = field(default="churn_scores", metadata=IDENTIFIER)
+    contacts_table: str = field(default="churn_contacts", metadata=IDENTIFIER)
+    results_table: str = field(default="churn_campaign_results", metadata=IDENTIFIER)
+    include_holdout: bool = True
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,7 @@ class Params:
     products: MatrixParams = MatrixParams()
     recommend: RecommendParams = RecommendParams()
     drift: DriftParams = DriftParams()
+    campaigns: CampaignParams = CampaignParams()
     export: ExportParams = ExportParams()
     synth: SynthParams = SynthParams()
     data: DataParams = DataParams()

@@ -11,7 +11,14 @@ import pandas as pd
 
 from common.errors import ChurnError
 from common.params import TableFormat
-from features.contract import ORDER_STATUSES, STATUS_SYNONYMS, TABLES, canonical_dtype
+from features.contract import (
+    CONTACT_GROUPS,
+    GROUP_SYNONYMS,
+    ORDER_STATUSES,
+    STATUS_SYNONYMS,
+    TABLES,
+    canonical_dtype,
+)
 
 
 @dataclass
@@ -197,6 +204,12 @@ def clean_table(table: str, frame: pd.DataFrame, report: TableReport,
         out = report.drop(out, ~out["rating"].between(1, 5), "rating_out_of_range")
     elif table == "returns" and "amount" in out:
         out["amount"] = out["amount"].abs()
+    elif table == "contacts":
+        group = out["group"].replace(GROUP_SYNONYMS)
+        out = report.drop(out.assign(group=group), ~group.isin(CONTACT_GROUPS),
+                          "unknown_contact_group")
+        if "cost" in out:
+            out["cost"] = out["cost"].abs()
     report.rows_kept = len(out)
     return out.reset_index(drop=True)
 

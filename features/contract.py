@@ -70,8 +70,19 @@ TABLES: dict[str, TableSpec] = {
         optional={"detail": "text"},
         event_time="event_ts",
     ),
+    "contacts": TableSpec(
+        "contacts",
+        required={"customer_id": "id", "contact_ts": "ts", "group": "text"},
+        optional={"action": "text", "campaign_id": "id", "offer": "text", "channel": "text",
+                  "cost": "num"},
+        event_time="contact_ts",
+    ),
 }
 OPTIONAL_TABLES = tuple(name for name in TABLES if name != "orders")
+CONTACT_GROUPS = ("treatment", "control")
+GROUP_SYNONYMS = {"test": "treatment", "treated": "treatment", "target": "treatment",
+                  "contacted": "treatment", "holdout": "control", "hold-out": "control",
+                  "hold_out": "control", "ctrl": "control", "no_contact": "control"}
 
 _DTYPES = {"id": "string", "ts": "datetime64[us]", "num": "float64", "text": "string"}
 _CHECKS: dict[tuple[str, str], list[pa.Check]] = {
@@ -82,6 +93,8 @@ _CHECKS: dict[tuple[str, str], list[pa.Check]] = {
     ("order_items", "quantity"): [pa.Check.gt(0)],
     ("order_items", "unit_price"): [pa.Check.ge(0)],
     ("reviews", "rating"): [pa.Check.in_range(1, 5)],
+    ("contacts", "group"): [pa.Check.isin(CONTACT_GROUPS)],
+    ("contacts", "cost"): [pa.Check.ge(0)],
 }
 _UNIQUE = {"orders": ["order_id"], "products": ["product_id"]}
 

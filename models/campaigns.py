@@ -308,3 +308,36 @@ def realized_accuracy(past_scores: pd.DataFrame, orders: ir.Table | pd.DataFrame
     return (pd.DataFrame(summary, columns=summary_cols),
             pd.concat(calibration, ignore_index=True)[["as_of", "bin", "n", "mean_predicted",
                                                        "observed_rate"]])
+
+
+# --- the pipeline's own batches -------------------------------------------------------------
+
+CONTACT_LOG_COLUMNS = ["batch", "contact_ts", "customer_id", "action", "offer", "channel",
+                       "reason", "risk_tier", "group", "model_version", "expected_uplift"]
+
+
+def batch_contacts(scored: pd.DataFrame, as_of: date,
+                   holdout_share: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """(holdout flag per scored row, the batch's contact log rows).
+
+    Targets are the customers in the contact budget with an action; a reproducible share of
+    each action's targets is held out (same hash for every action, so the share holds per
+    action). The batch goes out the day after as_of: responses count from then on.
+    """
+    targets = (scored["in_budget"] & scored["action"].ne("none")).to_numpy()
+    holdout = targets & assign_holdout(scored["customer_id"], as_of.isoformat(), holdout_share)
+    rows = scored.loc[targets]
+    log = pd.DataFrame({
+        "batch": as_of.isoformat(),
+        "contact_ts": pd.Timestamp(as_of) + pd.Timedelta(days=1),
+        "customer_id": rows["customer_id"].to_numpy(),
+        "action": rows["action"].to_numpy(),
+        "offer": rows["offer"].to_numpy(),
+        "channel": rows["channel"].to_numpy(),
+        "reason": rows["reason"].to_numpy(),
+        "risk_tier": rows["risk_tier"].to_numpy(),
+        "group": np.where(holdout[targets], "control", "treatment"),
+        "model_version": rows["model_version"].astype(str).to_numpy(),
+        "expected_uplift": np.nan,
+    })
+    return holdout, log[CONTACT_LOG_COLUMNS]

@@ -45,3 +45,30 @@ def matrix_figure(matrix: pd.DataFrame) -> Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def uplift_figure(results: pd.DataFrame) -> Figure:
+    """Measured uplift with its 95% interval per action (all customers) and per reason x
+    action, newest batch first; zero marked."""
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
+    rows = results[~results["pooled"].astype(bool)] if len(results) else results
+    rows = rows[rows["segment"].eq("all") | rows["segment"].str.startswith("reason:")]
+    if rows.empty:
+        ax.text(0.5, 0.5, "no campaign with a closed response window yet", ha="center",
+                va="center")
+        ax.set_axis_off()
+        return fig
+    rows = rows.sort_values(["batch", "action", "segment"]).tail(30)
+    labels = (rows["action"] + " · " + rows["segment"] + " (" + rows["batch"].astype(str)
+              + ")").tolist()
+    y = range(len(rows))
+    ax.errorbar(rows["uplift"], y, xerr=[rows["uplift"] - rows["ci_low"],
+                                         rows["ci_high"] - rows["uplift"]],
+                fmt="o", ms=4, capsize=2)
+    ax.axvline(0, color="grey", lw=0.8, ls=":")
+    ax.set_yticks(list(y), labels, fontsize=6)
+    ax.set(xlabel="uplift in response rate (treated - control), 95% interval",
+           title="What the contacts did")
+    fig.tight_layout()
+    return fig

@@ -21,17 +21,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from common.params import ExportParams
-from pipeline.io import write_json
+from pipeline.io import write_json, write_with
 
 EXPORT_COLUMNS = [
     "customer_id", "as_of", "churn_probability", "risk_tier", "value_at_stake", "reason",
     "reason_confidence", "top_drivers", "membership_tier", "action", "channel", "offer",
     "product_ids", "in_budget", "model_name", "model_version", "run_id", "scored_at",
-    "product_note",
+    "product_note", "holdout",
 ]
 #: a spreadsheet evaluates a cell that starts with one of these (OWASP: CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 LATEST = "latest.json"
+CONTACT_LOG = "contacts.parquet"
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -58,20 +59,28 @@ def _batches(table: str) -> str:
     return f"{table}_batches"
 
 
-def write_table(frame: pd.DataFrame, p: ExportParams, as_of: str, token: str) -> int:
-    """Replace this as_of's rows and record the publication token, in one transaction: readers
-    see the old rows or the new ones. Identifiers come from validated params and are quoted by
+def _replace_rows(conn, table: str, key: str, value: str, frame: pd.DataFrame) -> None:
+    """Delete the rows of one batch and append the new ones (inside the caller's
+    transaction)."""
+    if sa.inspect(conn).has_table(table):
+        existing = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        conn.execute(sa.delete(existing).where(existing.c[key] == value))
+    frame.to_sql(table, conn, if_exists="append", index=False, chunksize=50_000)
+
+
+def write_table(frame: pd.DataFrame, p: ExportParams, as_of: str, token: str,
+                contacts: pd.DataFrame | None = None) -> int:
+    """Replace this as_of's scores (and its contact log rows) and record the publication
+    token, in one transaction: readers see the old rows or the new ones, and a re-run batch
+    never duplicates its contacts. Identifiers come from validated params and are quoted by
     SQLAlchemy, never pasted into SQL."""
     engine = _engine(p.database_url)
     meta = sa.MetaData()
     try:
         with engine.begin() as conn:
-            inspector = sa.inspect(conn)
-            if inspector.has_table(p.table):
-                scores = sa.Table(p.table, meta, autoload_with=conn)
-                conn.execute(sa.delete(scores).where(scores.c.as_of == as_of))
-            frame[EXPORT_COLUMNS].to_sql(p.table, conn, if_exists="append", index=False,
-                                         chunksize=50_000)
+            _replace_rows(conn, p.table, "as_of", as_of, frame[EXPORT_COLUMNS])
+            if contacts is not None:
+                _replace_rows(conn, p.contacts_table, "batch", as_of, contacts)
             batches = sa.Table(_batches(p.table), meta, sa.Column("as_of", sa.String(10)),
                                sa.Column("token", sa.String(64)), sa.Column("rows", sa.Integer))
             batches.create(conn, checkfirst=True)
@@ -126,8 +135,10 @@ def recover(out_dir: Path, p: ExportParams) -> list[str]:
     return notes
 
 
-def publish(frame: pd.DataFrame, out_dir: Path, p: ExportParams, as_of: str) -> dict:
-    """exports/churn_scores_<as_of>.{parquet,csv} and the database rows, as one unit."""
+def publish(frame: pd.DataFrame, out_dir: Path, p: ExportParams, as_of: str,
+            contacts: pd.DataFrame | None = None) -> dict:
+    """exports/churn_scores_<as_of>.{parquet,csv}, the database rows and the batch's contact
+    log rows, as one unit; then exports/contacts.parquet mirrors the whole contact log."""
     notes = recover(out_dir, p)
     token = uuid.uuid4().hex
     staging = out_dir / ".staging" / token
@@ -135,19 +146,26 @@ def publish(frame: pd.DataFrame, out_dir: Path, p: ExportParams, as_of: str) -> 
     frame = frame[EXPORT_COLUMNS]
     stem = f"churn_scores_{as_of}"
     frame.to_parquet(staging / f"{stem}.parquet", index=False)
-    neutralise_formulas(frame).to_csv(staging / f"{stem}.csv", index=False)
+    for_crm = frame if p.include_holdout else frame[~frame["holdout"]]
+    neutralise_formulas(for_crm).to_csv(staging / f"{stem}.csv", index=False)
     files = [f"{stem}.parquet", f"{stem}.csv"]
     write_json({"as_of": as_of, "token": token, "files": files, "rows": len(frame),
                 "table": p.table}, staging / "manifest.json")
-    rows = write_table(frame, p, as_of, token)
+    rows = write_table(frame, p, as_of, token, contacts)
     placed = _promote(staging, out_dir)
+    if contacts is not None:
+        log = read_table(p.database_url, p.contacts_table)
+        write_with(out_dir / CONTACT_LOG, lambda tmp: log.to_parquet(tmp, index=False))
     return {"exports": [str(f) for f in placed], "database_rows": rows, "export_notes": notes}
 
 
 def read_table(url: str, table: str, as_of: str | None = None) -> pd.DataFrame:
+    """A table of the export database (one batch with `as_of`); empty when there is none."""
     engine = _engine(url)
     try:
         with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return pd.DataFrame()
             scores = sa.Table(table, sa.MetaData(), autoload_with=conn)
             query = sa.select(scores)
             if as_of:
@@ -155,3 +173,14 @@ def read_table(url: str, table: str, as_of: str | None = None) -> pd.DataFrame:
             return pd.read_sql(query, conn)
     finally:
         engine.dispose()
+
+
+def replace_table(frame: pd.DataFrame, url: str, table: str) -> int:
+    """Replace a whole derived table (e.g. campaign results) in one transaction."""
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            frame.to_sql(table, conn, if_exists="replace", index=False, chunksize=50_000)
+    finally:
+        engine.dispose()
+    return len(frame)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.params import load_params
+from models.campaigns import batch_contacts
 from models.recommend import add_product_suggestions
 from models.scoring import finish, score_rows
 from pipeline.engines import connect_canonical
@@ -35,6 +36,7 @@ def batch_summary(scored: pd.DataFrame) -> dict:
         "reason_mix": at_risk["reason"].value_counts(normalize=True).round(4).to_dict(),
         "actions": {k: int(v) for k, v in in_budget["action"].value_counts().items()},
         "value_at_stake_in_budget": round(float(in_budget["value_at_stake"].sum()), 2),
+        "held_out": int(scored["holdout"].sum()) if "holdout" in scored else 0,
     }
 
 
@@ -71,8 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     scored = scored.assign(as_of=as_of, model_name=name, model_version=str(champ.version),
                            run_id=champ.run_id,
                            scored_at=datetime.now(UTC).replace(microsecond=0).isoformat())
-    published = publish(scored, Path(args.exports), params.export, as_of)
-    write_json({"as_of": as_of, **batch_summary(scored),
+    holdout, contacts = batch_contacts(scored, run.as_of, params.campaigns.holdout_share)
+    scored["holdout"] = holdout
+    published = publish(scored, Path(args.exports), params.export, as_of, contacts)
+    write_json({"as_of": as_of, **batch_summary(scored), "contacts": len(contacts),
                 "model": {"name": name, "version": str(champ.version), "run_id": champ.run_id},
                 **published, "seconds": round(time.perf_counter() - started, 2)}, args.report)
     log.info("scored %d customers (%d at risk, %d in budget)", len(scored),

@@ -54,6 +54,17 @@ def generate(cfg: ShopConfig = ShopConfig()) -> tuple[dict[str, pd.DataFrame], p
     return tables, truth(cal, c.segment, cust, day, customer_ids)
 
 
-def write_shop(out_dir: str | Path, cfg: ShopConfig = ShopConfig()) -> dict[str, int]:
-    """Write the shop as Parquet files in the data contract, plus the truth file beside them."""
-    return write_tables(out_dir, *generate(cfg))
+def write_shop(out_dir: str | Path, cfg: ShopConfig = ShopConfig(),
+               campaigns: bool = True) -> dict[str, int]:
+    """Write the shop as Parquet files in the data contract, plus the truth file beside them.
+    With `campaigns`, past contact batches with random holdouts and planted effects
+    (shops/campaigns.py) add a `contacts` table and the orders they caused."""
+    tables, truth = generate(cfg)
+    if campaigns:
+        from shops.campaigns import HistoryConfig, campaign_history
+
+        history = HistoryConfig(targets_per_batch=max(100, cfg.customers // 10), seed=cfg.seed)
+        contacts, orders = campaign_history(tables, truth, history)
+        tables = {**tables, "orders": orders,
+                  "contacts": contacts.drop(columns=["cause", "propensity"])}
+    return write_tables(out_dir, tables, truth)
