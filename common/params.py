@@ -150,7 +150,8 @@ class CampaignParams:
     holdout_share: float = field(default=0.10, metadata={"min": 0.0, "max": 0.5})
     response_days: int = _min(1, 30)
     outcome: str = "order"             # `order`, or an event type such as `visit`
-    min_per_arm: int = _min(1, 30)
+    min_per_arm: int = _min(1, 100)
+    explore_share: float = field(default=0.05, metadata={"min": 0.0, "max": 1.0})
 
 
 @dataclass(frozen=True)

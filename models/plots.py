@@ -72,3 +72,22 @@ def uplift_figure(results: pd.DataFrame) -> Figure:
            title="What the contacts did")
     fig.tight_layout()
     return fig
+
+
+def qini_figure(curve: pd.DataFrame) -> Figure:
+    """Qini curves of the learned uplift per action on held-out contacts, against random."""
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
+    if curve.empty:
+        ax.text(0.5, 0.5, "not enough contact history to learn from yet", ha="center",
+                va="center")
+        ax.set_axis_off()
+        return fig
+    for action, part in curve.groupby("action", sort=True):
+        line = ax.plot(part["fraction"], part["qini"], label=f"{action}")[0]
+        ax.plot(part["fraction"], part["random"], ls=":", lw=0.8, color=line.get_color())
+    ax.set(xlabel="share of the action's held-out contacts targeted (by predicted uplift)",
+           ylabel="incremental responses", title="Qini: learned uplift vs random (dotted)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -27,7 +27,7 @@ EXPORT_COLUMNS = [
     "customer_id", "as_of", "churn_probability", "risk_tier", "value_at_stake", "reason",
     "reason_confidence", "top_drivers", "membership_tier", "action", "channel", "offer",
     "product_ids", "in_budget", "model_name", "model_version", "run_id", "scored_at",
-    "product_note", "holdout",
+    "product_note", "holdout", "expected_uplift", "action_source",
 ]
 #: a spreadsheet evaluates a cell that starts with one of these (OWASP: CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,11 +59,30 @@ def _batches(table: str) -> str:
     return f"{table}_batches"
 
 
+def _sql_type(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "BOOLEAN"
+    if pd.api.types.is_numeric_dtype(series):
+        return "FLOAT"
+    return "TEXT"
+
+
+def _add_missing_columns(conn, table: sa.Table, frame: pd.DataFrame) -> None:
+    """A table written by an older version lacks newer export columns: add them (earlier
+    batches read as null there), with identifiers quoted by the database's own rules."""
+    quote = conn.dialect.identifier_preparer.quote
+    for col in frame.columns:
+        if col not in table.c:
+            conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(col)} "
+                                 f"{_sql_type(frame[col])}"))
+
+
 def _replace_rows(conn, table: str, key: str, value: str, frame: pd.DataFrame) -> None:
     """Delete the rows of one batch and append the new ones (inside the caller's
     transaction)."""
     if sa.inspect(conn).has_table(table):
         existing = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        _add_missing_columns(conn, existing, frame)
         conn.execute(sa.delete(existing).where(existing.c[key] == value))
     frame.to_sql(table, conn, if_exists="append", index=False, chunksize=50_000)
 

@@ -22,6 +22,7 @@ from models.campaigns import (
     uplift_table,
 )
 from models.plots import uplift_figure
+from pipeline.contacts import contact_history
 from pipeline.engines import connect_canonical
 from pipeline.export import read_table, replace_table
 from pipeline.io import write_json, write_with
@@ -29,17 +30,6 @@ from pipeline.runinfo import read_run_info
 from pipeline.stage import run_stage
 
 log = logging.getLogger(__name__)
-
-
-def contact_history(tables: dict, log_frame: pd.DataFrame):
-    """(contacts, source): the shop's own log wins; else the pipeline's batches."""
-    if "contacts" in tables:
-        return tables["contacts"], "shop contacts table"
-    if log_frame.empty:
-        return None, "none yet"
-    history = log_frame.rename(columns={"batch": "campaign_id"})
-    history["contact_ts"] = pd.to_datetime(history["contact_ts"])
-    return history, "the pipeline's contact log"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,8 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     run = read_run_info(Path(args.canonical))
     cp, ep = params.campaigns, params.export
     con, tables = connect_canonical(Path(args.canonical), params)
-    contacts, source = contact_history(
-        tables, read_table(ep.database_url, ep.contacts_table))
+    contacts, source = contact_history(tables, ep)
     results = pd.DataFrame(columns=UPLIFT_COLUMNS)
     measured = 0
     if contacts is not None:

@@ -61,6 +61,16 @@ matrix" width="520">{% endif %}
 {{ drift.status }}</b>; score PSI {{ drift.score_psi }}.
 {% for a in drift.alerts %}<br><span class="alert">{{ a }}</span>{% endfor %}</p>
 {{ drift_html }}{% else %}<p>No drift check yet: run <code>churn drift</code>.</p>{% endif %}
+<h2>What worked: campaigns measured against their control groups</h2>
+{% if campaign_html %}<p>Source: {{ campaigns.source }}; {{ campaigns.batches_measured }}
+batch(es) with a closed {{ campaigns.response_days }}-day response window. Uplift = response
+rate of the contacted minus that of the random control group, with its 95% interval.</p>
+{{ campaign_html }}{% else %}<p>No campaign with a closed response window yet: every batch
+keeps a random control group, so the next runs will show what each action did.</p>{% endif %}
+<div class="grid">{% for img in campaign_images %}<img src="data:image/png;base64,{{ img }}"
+alt="campaigns" width="520">{% endfor %}</div>
+{% if policy_html %}<p>The learned policy on held-out contacts (response rate if customers had
+got the policy's action, inverse-propensity estimate):</p>{{ policy_html }}{% endif %}
 <h2>The 20 most valuable customers at risk</h2>
 {{ top_html }}
 </body></html>
@@ -133,6 +143,15 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
         ["customer_id", "churn_probability", "value_at_stake", "reason", "top_drivers",
          "action", "channel", "offer"]]
     baselines = [b["all"]["roc_auc"] for b in metrics["baselines"].values()]
+    campaigns = read_json(reports / "campaigns.json") if (reports / "campaigns.json").exists() \
+        else {}
+    results_path = exports / "campaign_results.csv"
+    results = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame()
+    overall = results[results["segment"] == "all"] if len(results) else results
+    policy = read_json(reports / "policy.json") if (reports / "policy.json").exists() else {}
+    values = policy.get("policy_value") or {}
+    campaign_images = [base64.b64encode((plots / name).read_bytes()).decode()
+                       for name in ("uplift.png", "qini.png") if (plots / name).exists()]
     env = Environment(autoescape=select_autoescape(default=True))
     return env.from_string(TEMPLATE).render(
         as_of=score["as_of"], model=score["model"], score=score,
@@ -149,6 +168,13 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
         if drift else "",
         top_html=Markup(top.to_html(index=False, float_format=lambda v: f"{v:,.2f}",
                                     table_id="top-customers")),
+        campaigns=campaigns, campaign_images=campaign_images,
+        campaign_html=Markup(overall.drop(columns=["segment", "pooled"]).to_html(
+            index=False, float_format=lambda v: f"{v:,.3f}", table_id="campaign-results"))
+        if len(overall) else "",
+        policy_html=Markup(pd.DataFrame({"policy": list(values), "response rate":
+                                         list(values.values())}).to_html(
+            index=False, float_format=lambda v: f"{v:.4f}")) if values else "",
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from common.params import load_params
 from models.campaigns import batch_contacts
+from models.policy import apply_learned
 from models.recommend import add_product_suggestions
 from models.scoring import finish, score_rows
 from pipeline.engines import connect_canonical
@@ -37,6 +38,9 @@ def batch_summary(scored: pd.DataFrame) -> dict:
         "actions": {k: int(v) for k, v in in_budget["action"].value_counts().items()},
         "value_at_stake_in_budget": round(float(in_budget["value_at_stake"].sum()), 2),
         "held_out": int(scored["holdout"].sum()) if "holdout" in scored else 0,
+        "action_sources": {k: int(v) for k, v in
+                           in_budget["action_source"].value_counts().items()}
+        if "action_source" in scored else {},
     }
 
 
@@ -47,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", default="data/features.parquet")
     parser.add_argument("--features-report", default="reports/features.json")
     parser.add_argument("--products", default="data/products.parquet")
+    parser.add_argument("--policy", default="data/policy.parquet")
+    parser.add_argument("--policy-report", default="reports/policy.json")
     parser.add_argument("--exports", default="exports")
     parser.add_argument("--report", default="reports/score.json")
     args = parser.parse_args(argv)
@@ -73,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     scored = scored.assign(as_of=as_of, model_name=name, model_version=str(champ.version),
                            run_id=champ.run_id,
                            scored_at=datetime.now(UTC).replace(microsecond=0).isoformat())
+    policy = read_json(args.policy_report)
+    scored = apply_learned(scored, pd.read_parquet(args.policy), policy.get("terms", []),
+                           policy.get("value_per_response", 0.0),
+                           params.campaigns.explore_share, params.base.seed, as_of)
     holdout, contacts = batch_contacts(scored, run.as_of, params.campaigns.holdout_share)
     scored["holdout"] = holdout
     published = publish(scored, Path(args.exports), params.export, as_of, contacts)

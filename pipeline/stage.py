@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 from common.errors import ChurnError
 
@@ -30,10 +32,15 @@ def quiet_third_parties() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
+LOG_DIR = Path("logs")
+
+
 def run_stage(main: Callable[[], None]) -> None:
-    """Entry point wrapper for `python -m pipeline.<stage>`."""
+    """Entry point wrapper for `python -m pipeline.<stage>`: a user error is one line; an
+    unexpected fault is one line too, with the traceback kept in logs/<stage>-error.log."""
     quiet_third_parties()
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
+    stage = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "stage"
     try:
         main()
     except ChurnError as exc:
@@ -42,3 +49,11 @@ def run_stage(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the edge: never a traceback on the terminal
+        LOG_DIR.mkdir(exist_ok=True)
+        log_file = LOG_DIR / f"{stage}-error.log"
+        log_file.write_text(traceback.format_exc())
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: stage {stage} failed: {type(exc).__name__}: {first} (traceback in "
+              f"{log_file})", file=sys.stderr)
+        sys.exit(3)

@@ -3,7 +3,9 @@ model, the champion alias, and the identity check that keeps two projects on one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 import os
 import time
@@ -135,11 +137,13 @@ def log_model(model: ChurnModel, example: pd.DataFrame, registered_name: str) ->
     it. Returns (model_uri, version)."""
     X = model.frame(example)
     signature = infer_signature(X, model.predict_proba(X))
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=ChurnPyfunc(model), signature=signature, input_example=X,
-        registered_model_name=registered_name, code_paths=CODE_PATHS,
-        pip_requirements=["lightgbm", "scikit-learn", "pandas", "numpy"],
-    )
+    # MLflow prints its registry chatter ("Created version ...") itself: keep the run quiet
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=ChurnPyfunc(model), signature=signature,
+            input_example=X, registered_model_name=registered_name, code_paths=CODE_PATHS,
+            pip_requirements=["lightgbm", "scikit-learn", "pandas", "numpy"],
+        )
     return info.model_uri, str(info.registered_model_version)
 
 

@@ -65,6 +65,8 @@ def write_shop(out_dir: str | Path, cfg: ShopConfig = ShopConfig(),
 
         history = HistoryConfig(targets_per_batch=max(100, cfg.customers // 10), seed=cfg.seed)
         contacts, orders = campaign_history(tables, truth, history)
+        # the history's discount is what the rules call a promotion invite
+        contacts["action"] = contacts["action"].replace({"discount": "promotion_invite"})
         tables = {**tables, "orders": orders,
                   "contacts": contacts.drop(columns=["cause", "propensity"])}
     return write_tables(out_dir, tables, truth)
