@@ -39,8 +39,9 @@ CAUSES = ("forgot", "satisfaction", "choice", "price", "other")
 TEXT_CAUSES = ("satisfaction", "choice", "price", "other")
 
 #: keywords per cause for `returns.reason` and `events.detail`, matched as whole words in the
-#: lower-cased text. Deliberately generic (retail vocabulary, not one shop's codes); a shop
-#: overrides it in params. Size/fit problems point at no cause and are left out on purpose.
+#: lower-cased text (hyphens and underscores read as spaces). Deliberately generic (retail
+#: vocabulary, not one shop's codes); a shop passes its own. Size/fit problems point at no
+#: cause and are left out on purpose.
 DEFAULT_VOCABULARY: dict[str, tuple[str, ...]] = {
     "satisfaction": (
         "quality", "poor quality", "bad quality", "low quality", "damaged", "broken", "defect",
@@ -73,18 +74,24 @@ POST_EVENT_TYPES = {"visit": "post_visits", "email_open": "post_email_opens",
 
 
 def keyword_pattern(keywords: Sequence[str]) -> str | None:
-    """One regex matching any keyword as whole words (None for an empty list)."""
+    """One regex matching any keyword as whole words (None for an empty list). Words of a
+    keyword may be separated by spaces, hyphens or underscores: "new arrivals" also matches
+    a page type written "new-arrivals" or "new_arrivals"."""
     words = sorted({k.strip().lower() for k in keywords if k and k.strip()}, key=len,
                    reverse=True)
     if not words:
         return None
-    return r"\b(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + r")\b"
+    alternatives = [r"[\s_-]+".join(re.escape(t) for t in re.split(r"[\s_-]+", w) if t)
+                    for w in words]
+    return r"\b(?:" + "|".join(alternatives) + r")\b"
 
 
 def _matches(text: ir.StringValue, pattern: str | None) -> ir.Value:
     if pattern is None:
         return ibis.literal(0, type="int64")
-    return text.lower().re_search(pattern).fill_null(False).cast("int64")
+    # underscores and hyphens separate words in page slugs ("sale_page", "new-arrivals")
+    words = text.lower().re_replace(r"[_-]", " ")
+    return words.re_search(pattern).fill_null(False).cast("int64")
 
 
 def _patterns(vocabulary: Mapping[str, Sequence[str]]) -> dict[str, str | None]:
@@ -272,6 +279,12 @@ def evidence(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
                       *[c for c in out.columns if c in texts])
 
 
+def with_evidence(features: ir.Table, ev: ir.Table) -> ir.Table:
+    """`engine.build`'s table with the evidence columns joined on (customer_id, cutoff)."""
+    out = features.left_join(ev, KEY)
+    return out.drop(*[c for c in out.columns if c.endswith("_right")])
+
+
 def evidence_columns(frame_columns: Sequence[str]) -> list[str]:
     """The numeric evidence columns among a frame's columns (for a model's feature list)."""
     prefixes = ("ev_", "returns_in_", "return_reason_", "low_ratings_in_", "min_rating_in_",
@@ -280,4 +293,4 @@ def evidence_columns(frame_columns: Sequence[str]) -> list[str]:
 
 
 __all__ = ["CAUSES", "DEFAULT_VOCABULARY", "TEXT_CAUSES", "evidence", "evidence_columns",
-           "keyword_pattern"]
+           "keyword_pattern", "with_evidence"]

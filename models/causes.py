@@ -9,19 +9,26 @@ another. This module learns the cause by programmatic weak supervision:
    weeks, discounts, coupons, cheap end = price; "changed mind" = other). Each votes for its
    cause or abstains (-1); one whose table the shop lacks abstains everywhere. Thresholds are
    generic and fixed (module constants), never fitted to a shop.
-2. **Label model** (`LabelModel`): Dawid-Skene EM over the votes, with abstention as an outcome
-   (for one-sided functions, *how often each fires under each cause* is what carries the
-   information). The class prior is fixed to the domain shares, which anchors the classes and
-   keeps EM from relabelling them. It estimates each function's accuracy on the shop's own
-   customers; known causes (`gold`) are clamped in EM. A cause no available function can vote
-   for is *not observable*: its response rates are tied to the mean of the observable causes,
-   so it keeps its prior share and can't be told apart from the other unobservable causes.
+2. **Label model** (`LabelModel`): EM with one accuracy parameter per function (Dawid-Skene
+   reduced to what a one-sided function can tell: how often it fires when its cause is true,
+   and when any other cause is), the class prior fixed to the domain shares. Each cause is
+   defined by its own functions only, so EM cannot relabel the causes (a full per-cause
+   confusion matrix let it turn "choice" into "bought in sales"), and a function may be no
+   worse than random for its cause (EM would otherwise flip a cause whose functions are weak
+   into "the customers none of them fire for"). A function counts only in its
+   *scope* (the choice signatures among customers with 2+ orders, a return reason among
+   customers who returned something): a single order is one fact, not one per function that
+   needs more orders. It estimates each function's accuracy on the shop's own customers; known
+   causes (`gold`) are clamped in EM. A cause no available function can vote for is off target
+   for every function: such causes keep their prior ratio and are reported as indistinct.
 3. **Discriminative model**: LightGBM multiclass (small, n_jobs=1) on churn features + cause
    evidence, fitted on the lapsed customers with the label model's probabilities as soft
    labels (each row once per cause, weighted by that cause's probability), so it generalises
    past the rules' coverage. Its probabilities are the five `p_<cause>`.
+   Cross-fitted in 3 folds by customer: a training customer is explained by the fold model
+   that never saw them, anyone else by the mean of the fold models.
 4. **Confidence**: `reason_confidence` is the top probability mapped by isotonic regression,
-   fitted out of fold (2 folds by customer) against the chance that the reason is right:
+   fitted on the out-of-fold probabilities against the chance that the reason is right:
    1/0 on gold rows when there are at least `MIN_GOLD_FOR_CALIBRATION` of them, otherwise the
    label model's probability of the predicted cause (calibrated *to the label model*: as good
    as its own calibration, the documented choice when nothing is labelled).
@@ -113,13 +120,18 @@ def _plural(count: pd.Series, word: str) -> pd.Series:
 @dataclass(frozen=True)
 class LabellingFunction:
     """Votes `cause` where `rule` holds, else abstains. `needs`: tables without which it
-    abstains everywhere (`a|b`: either). `say` puts what it saw into words (subset rows)."""
+    abstains everywhere (`a|b`: either). `say` puts what it saw into words (subset rows).
+    `scope`: where its vote or abstention means something (e.g. "2+ orders" for the choice
+    signatures, "has returned something" for a return reason); outside it the label model
+    ignores it, so one fact (a single order) is not counted again by every function that
+    needs more orders. Default: everywhere its table is."""
     name: str
     cause: str
     needs: tuple[str, ...]
     signature: str
     rule: Callable[[pd.DataFrame], np.ndarray]
     say: Callable[[pd.DataFrame], pd.Series]
+    scope: Callable[[pd.DataFrame], np.ndarray] | None = None
 
     def available(self, tables: Iterable[str]) -> bool:
         tables = set(tables)
@@ -139,8 +151,15 @@ class LabellingFunction:
     def apply(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
         if not self.available(tables):
             return np.full(len(frame), ABSTAIN, dtype=np.int64)
-        fire = np.asarray(self.rule(frame), dtype=bool)
+        fire = np.asarray(self.rule(frame), dtype=bool) & self.in_scope(frame, tables)
         return np.where(fire, IDX[self.cause], ABSTAIN).astype(np.int64)
+
+    def in_scope(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
+        if not self.available(tables):
+            return np.zeros(len(frame), bool)
+        if self.scope is None:
+            return np.ones(len(frame), bool)
+        return np.asarray(self.scope(frame), dtype=bool)
 
 
 def _days_since(f: pd.DataFrame) -> np.ndarray:
@@ -170,7 +189,7 @@ def _say_complaint(f: pd.DataFrame) -> pd.Series:
 def _say_reason(cause: str) -> Callable[[pd.DataFrame], pd.Series]:
     def say(f: pd.DataFrame) -> pd.Series:
         reason = _text(f, "last_return_reason").to_numpy()
-        return pd.Series(np.where(reason != "", "returned an order as \"" + reason + "\"",
+        return pd.Series(np.where(reason != "", "returned an order: \"" + reason + "\"",
                                   f"a return reason points at {cause}"))
     return say
 
@@ -188,6 +207,13 @@ def _say_topic(cause: str, what: str) -> Callable[[pd.DataFrame], pd.Series]:
 def _lfs() -> tuple[LabellingFunction, ...]:
     n = _orders
     c = _col
+
+    def known(*cols: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        return lambda f: np.all([~np.isnan(c(f, col)) for col in cols], axis=0)
+
+    def repeat(k: int, *cols: str) -> Callable[[pd.DataFrame], np.ndarray]:
+        return lambda f: (n(f) >= k) & known(*cols)(f)
+
     return (
         # forgot the shop: one order, then no visits, no favourite, no e-mail opens
         LabellingFunction(
@@ -197,108 +223,128 @@ def _lfs() -> tuple[LabellingFunction, ...]:
         LabellingFunction(
             "silent_since_last_order", "forgot", ("events",),
             "no visit, e-mail open, click or coupon since the last order, never favourited",
-            lambda f: (c(f, "post_events") == 0) & (np.nan_to_num(c(f, "favorited")) == 0)
-            & (_days_since(f) >= SILENT_AFTER_DAYS),
+            lambda f: (c(f, "post_events") == 0) & (np.nan_to_num(c(f, "favorited")) == 0),
             lambda f: pd.Series("no visit, e-mail open or click since, never favourited",
-                                index=range(len(f)))),
+                                index=range(len(f))),
+            # silence says something only after a month
+            lambda f: known("post_events")(f) & (_days_since(f) >= SILENT_AFTER_DAYS)),
         # satisfaction dropped: returns, low ratings, complaints, just before the lapse
         LabellingFunction(
             "returned_last_orders", "satisfaction", ("returns|orders.status",),
             "returned one of the last two orders",
-            lambda f: c(f, "returns_in_episode") >= 1, _say_returns),
+            lambda f: c(f, "returns_in_episode") >= 1, _say_returns,
+            known("returns_in_episode")),
         LabellingFunction(
             "returns_often", "satisfaction", ("returns|orders.status",),
             "returned a third or more of two or more orders",
             lambda f: (c(f, "ev_returned_orders") >= 2)
-            & (c(f, "ev_returned_orders") >= RETURN_RATE * n(f)), _say_returns),
+            & (c(f, "ev_returned_orders") >= RETURN_RATE * n(f)), _say_returns,
+            repeat(2, "ev_returned_orders")),
         LabellingFunction(
             "low_rating_lately", "satisfaction", ("reviews",),
             "rated 1-2 stars since the second-to-last order, or two stars below their usual",
             lambda f: (c(f, "low_ratings_in_episode") >= 1) | (c(f, "rating_drop")
-                                                              >= RATING_DROP), _say_rating),
+                                                              >= RATING_DROP), _say_rating,
+            known("low_ratings_in_episode")),
         LabellingFunction(
             "complained_lately", "satisfaction", ("events",),
             "complained since the second-to-last order",
-            lambda f: c(f, "complaints_in_episode") >= 1, _say_complaint),
+            lambda f: c(f, "complaints_in_episode") >= 1, _say_complaint,
+            known("complaints_in_episode")),
+        # what a text says, given there is one (a return, a complaint, a page with a type)
         LabellingFunction(
             "return_reason_satisfaction", "satisfaction", ("returns",),
             "a return reason about quality, damage, delivery or service",
-            lambda f: c(f, "return_reason_satisfaction") >= 1, _say_reason("satisfaction")),
+            lambda f: c(f, "return_reason_satisfaction") >= 1, _say_reason("satisfaction"),
+            lambda f: known("return_reason_satisfaction")(f) & (c(f, "ev_returned_orders") >= 1)),
         LabellingFunction(
             "complaint_topic_satisfaction", "satisfaction", ("events",),
             "a complaint about quality, damage, delivery or service",
-            lambda f: c(f, "complaint_satisfaction") >= 1, _say_complaint),
+            lambda f: c(f, "complaint_satisfaction") >= 1, _say_complaint,
+            lambda f: known("complaint_satisfaction")(f) & (c(f, "complaints") >= 1)),
         # too many choices: 2+ orders, wide spread, new items, orders thin out while browsing
         LabellingFunction(
             "many_categories", "choice", ("order_items", "products"),
             f"2+ orders from {MANY_CATEGORIES}+ categories",
-            lambda f: (n(f) >= 2) & (c(f, "distinct_categories") >= MANY_CATEGORIES),
-            lambda f: "bought from " + _n(c(f, "distinct_categories")) + " categories"),
+            lambda f: c(f, "distinct_categories") >= MANY_CATEGORIES,
+            lambda f: "bought from " + _n(c(f, "distinct_categories")) + " categories",
+            repeat(2, "distinct_categories")),
         LabellingFunction(
             "new_arrivals", "choice", ("order_items", "products"),
             "2+ orders, mostly new arrivals",
-            lambda f: (n(f) >= 2) & (c(f, "new_arrival_share") >= NEW_ARRIVAL_SHARE),
-            lambda f: _pct(c(f, "new_arrival_share")) + " of items were new arrivals"),
+            lambda f: c(f, "new_arrival_share") >= NEW_ARRIVAL_SHARE,
+            lambda f: _pct(c(f, "new_arrival_share")) + " of items were new arrivals",
+            repeat(2, "new_arrival_share")),
         LabellingFunction(
             "browses_without_buying", "choice", ("events",),
             f"2+ orders, {BROWSE_VISITS}+ visits since the last order",
-            lambda f: (n(f) >= 2) & (c(f, "post_visits") >= BROWSE_VISITS),
-            lambda f: _n(c(f, "post_visits")) + " visits since the last order without buying"),
+            lambda f: c(f, "post_visits") >= BROWSE_VISITS,
+            lambda f: _n(c(f, "post_visits")) + " visits since the last order without buying",
+            repeat(2, "post_visits")),
         LabellingFunction(
             "orders_thin_out", "choice", ("orders",),
             f"3+ orders, the last gap {GAPS_GROW}x the earlier ones",
-            lambda f: (n(f) >= 3) & (c(f, "gap_trend") >= GAPS_GROW),
+            lambda f: c(f, "gap_trend") >= GAPS_GROW,
             lambda f: "orders thinned out (last gap " + _f1(c(f, "gap_trend"))
-            + "x the earlier ones)"),
+            + "x the earlier ones)",
+            repeat(3, "gap_trend")),
         LabellingFunction(
             "return_reason_choice", "choice", ("returns",),
             "a return reason about finding something better",
-            lambda f: c(f, "return_reason_choice") >= 1, _say_reason("choice")),
+            lambda f: c(f, "return_reason_choice") >= 1, _say_reason("choice"),
+            lambda f: known("return_reason_choice")(f) & (c(f, "ev_returned_orders") >= 1)),
         LabellingFunction(
             "looks_at_new_arrivals", "choice", ("events",),
             "new-arrival pages since the last order",
             lambda f: (c(f, "post_detail_choice") >= 1) | (c(f, "complaint_choice") >= 1),
-            _say_topic("choice", "new-arrival")),
+            _say_topic("choice", "new-arrival"), known("post_detail_choice")),
         # price: sale periods, discounts, coupons, the cheap end
         LabellingFunction(
             "sale_weeks", "price", ("orders",), "most orders in sale weeks",
             lambda f: c(f, "sale_week_share") >= SALE_SHARE,
-            lambda f: _pct(c(f, "sale_week_share")) + " of orders in sale weeks"),
+            lambda f: _pct(c(f, "sale_week_share")) + " of orders in sale weeks",
+            known("sale_week_share")),
         LabellingFunction(
             "discounts", "price", ("orders.discount",), "most orders on a real discount",
             lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
             & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
             lambda f: _pct(c(f, "discount_share")) + " of orders on discount (average "
-            + _pct(c(f, "discount_depth")) + " off)"),
+            + _pct(c(f, "discount_depth")) + " off)",
+            known("discount_share", "discount_depth")),
         LabellingFunction(
             "coupons", "price", ("events",),
             f"{COUPONS}+ coupons claimed, or one since the last order",
             lambda f: (c(f, "coupon_claims") >= COUPONS) | (c(f, "post_coupon_claims") >= 1),
             lambda f: _plural(_n(c(f, "coupon_claims")), "coupon") + " claimed, "
-            + _n(np.nan_to_num(c(f, "post_coupon_claims"))) + " since the last order"),
+            + _n(np.nan_to_num(c(f, "post_coupon_claims"))) + " since the last order",
+            known("coupon_claims")),
         LabellingFunction(
             "cheap_end", "price", ("order_items", "products"),
             "pays 70% or less of the category's mean price",
             lambda f: c(f, "price_ratio") <= CHEAP_END,
-            lambda f: "buys at " + _pct(c(f, "price_ratio")) + " of the category's price"),
+            lambda f: "buys at " + _pct(c(f, "price_ratio")) + " of the category's price",
+            known("price_ratio")),
         LabellingFunction(
             "return_reason_price", "price", ("returns",), "a return reason about price",
-            lambda f: c(f, "return_reason_price") >= 1, _say_reason("price")),
+            lambda f: c(f, "return_reason_price") >= 1, _say_reason("price"),
+            lambda f: known("return_reason_price")(f) & (c(f, "ev_returned_orders") >= 1)),
         LabellingFunction(
             "looks_at_sales", "price", ("events",),
             "sale pages since the last order, or a complaint about price",
             lambda f: (c(f, "post_detail_price") >= 1) | (c(f, "complaint_price") >= 1),
-            _say_topic("price", "sale")),
+            _say_topic("price", "sale"), known("post_detail_price")),
         # other: changed habits, moved on
         LabellingFunction(
             "return_reason_other", "other", ("returns",),
             "a return reason like changed mind or no longer needed",
-            lambda f: c(f, "return_reason_other") >= 1, _say_reason("other")),
+            lambda f: c(f, "return_reason_other") >= 1, _say_reason("other"),
+            lambda f: known("return_reason_other")(f) & (c(f, "ev_returned_orders") >= 1)),
         LabellingFunction(
             "topic_other", "other", ("events",), "an event about moving or changed needs",
             lambda f: (c(f, "detail_other") >= 1) | (c(f, "complaint_other") >= 1),
             lambda f: pd.Series("events mention moving or changed needs",
-                                index=range(len(f)))),
+                                index=range(len(f))),
+            known("detail_other")),
     )
 
 
@@ -314,6 +360,16 @@ def apply_lfs(frame: pd.DataFrame, tables: Iterable[str],
     if not lfs:
         return np.empty((len(frame), 0), dtype=np.int64)
     return np.column_stack([lf.apply(frame, tables) for lf in lfs])
+
+
+def lf_scopes(frame: pd.DataFrame, tables: Iterable[str],
+              lfs: Iterable[LabellingFunction] = LABELLING_FUNCTIONS) -> np.ndarray:
+    """Where each function's vote or abstention counts (n x m booleans)."""
+    tables = set(tables)
+    lfs = list(lfs)
+    if not lfs:
+        return np.empty((len(frame), 0), dtype=bool)
+    return np.column_stack([lf.in_scope(frame, tables) for lf in lfs])
 
 
 def available_tables(tables: Mapping[str, object]) -> set[str]:
@@ -348,14 +404,19 @@ class LabelModel:
     active: np.ndarray | None = None
     observable: np.ndarray | None = None
     targets: list[np.ndarray] = field(default_factory=list)
+    #: per function, the causes' shares among the rows in its scope
     class_mass: np.ndarray | None = None
     n_iter: int = 0
 
-    def _loglik(self, L: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _scope(L: np.ndarray, scope: np.ndarray | None) -> np.ndarray:
+        return np.ones(L.shape, bool) if scope is None else np.asarray(scope, bool)
+
+    def _loglik(self, L: np.ndarray, S: np.ndarray) -> np.ndarray:
         out = np.zeros((len(L), len(self.prior)))
         logphi = np.log(np.clip(self.phi, 1e-12, None))
         for j in np.where(self.active)[0]:
-            out += logphi[j][:, L[:, j] + 1].T
+            out += np.where(S[:, j, None], logphi[j][:, L[:, j] + 1].T, 0.0)
         return out
 
     @staticmethod
@@ -377,27 +438,32 @@ class LabelModel:
             logp[voted] += np.where(hit, np.log(a), np.log((1 - a) / (k - 1)))
         return self._normalise(logp)
 
-    def _m_step(self, L: np.ndarray, q: np.ndarray) -> np.ndarray:
+    def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray) -> np.ndarray:
         k = len(self.prior)
         s = self.smoothing
         phi = np.zeros((L.shape[1], k, k + 1))
         phi[:, :, 0] = 1.0  # a silent function always abstains
         for j in np.where(self.active)[0]:
-            fire = L[:, j] >= 0
+            fire = L[S[:, j], j] >= 0
+            q_j = q[S[:, j]]
             coverage = fire.mean()
             t = self.targets[j]
             if len(t) == 1:
                 c = t[0]
-                on = q[:, c]
+                on = q_j[:, c]
                 rho_on = ((on * fire).sum() + s * coverage) / (on.sum() + s)
                 rho_off = (((1 - on) * fire).sum() + s * coverage) / ((1 - on).sum() + s)
+                if rho_on < rho_off:
+                    # no worse than random (the usual identifiability assumption): EM may not
+                    # turn a function against its own cause, it becomes uninformative instead
+                    rho_on = rho_off = coverage
                 phi[j, :, 0] = 1 - rho_off
                 phi[j, :, c + 1] = rho_off
                 phi[j, c, 0] = 1 - rho_on
                 phi[j, c, c + 1] = rho_on
             else:
-                right = q[fire, L[fire, j]].sum()
-                acc = (right + s * self.init_accuracy) / (fire.sum() + s)
+                right = q_j[fire, L[S[:, j], j][fire]].sum()
+                acc = max((right + s * self.init_accuracy) / (fire.sum() + s), 1 / len(t))
                 for y in range(k):
                     phi[j, y, 0] = 1 - coverage
                     if y in t:
@@ -407,11 +473,16 @@ class LabelModel:
                         phi[j, y, t + 1] = coverage / len(t)
         return phi
 
-    def fit(self, L: np.ndarray, gold: np.ndarray | None = None) -> LabelModel:
+    def fit(self, L: np.ndarray, gold: np.ndarray | None = None,
+            scope: np.ndarray | None = None) -> LabelModel:
+        """`L`: n x m votes (-1 abstain); `gold`: known cause index or -1 per row; `scope`:
+        n x m booleans, where a vote or abstention counts (default everywhere)."""
         L = np.asarray(L, dtype=np.int64)
+        S = self._scope(L, scope)
+        L = np.where(S, L, ABSTAIN)
         k = len(self.prior)
         self.prior = np.asarray(self.prior, float) / np.sum(self.prior)
-        self.active = (L >= 0).any(axis=0)
+        self.active = (L >= 0).any(axis=0) & (S & (L < 0)).any(axis=0)
         self.targets = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
         self.observable = np.zeros(k, bool)
         self.observable[np.unique(L[L >= 0])] = True
@@ -419,31 +490,36 @@ class LabelModel:
         known = None if gold is None else gold >= 0
         q = self._init_posterior(L)
         if known is not None and known.any():
+            self.observable[np.unique(gold[known])] = True
             q[known] = np.eye(k)[gold[known]]
-        self.phi = self._m_step(L, q)
+        self.phi = self._m_step(L, q, S)
         for it in range(self.max_iter):
-            q = self._normalise(np.log(self.prior) + self._loglik(L))
+            q = self._normalise(np.log(self.prior) + self._loglik(L, S))
             if known is not None and known.any():
                 q[known] = np.eye(k)[gold[known]]
-            phi = self._m_step(L, q)
+            phi = self._m_step(L, q, S)
             change = np.abs(phi - self.phi).max()
             self.phi = phi
             self.n_iter = it + 1
             if change < self.tol:
                 break
-        self.class_mass = q.mean(axis=0)
+        # the causes' shares where each function counts: its accuracy is relative to those
+        self.class_mass = np.stack([q[S[:, j]].mean(axis=0) if S[:, j].any() else self.prior
+                                    for j in range(L.shape[1])]) if L.shape[1] else None
         return self
 
-    def predict_proba(self, L: np.ndarray) -> np.ndarray:
+    def predict_proba(self, L: np.ndarray, scope: np.ndarray | None = None) -> np.ndarray:
         L = np.asarray(L, dtype=np.int64)
-        return self._normalise(np.log(self.prior) + self._loglik(L))
+        S = self._scope(L, scope)
+        return self._normalise(np.log(self.prior) + self._loglik(np.where(S, L, ABSTAIN), S))
 
     def accuracies(self) -> np.ndarray:
         """Per function: P(its vote is the true cause | it votes); NaN for a silent one."""
-        w = self.class_mass if self.class_mass is not None else self.prior
         k = len(self.prior)
-        right = (w[None, :] * self.phi[:, np.arange(k), np.arange(k) + 1]).sum(axis=1)
-        votes = (w[None, :] * (1 - self.phi[:, :, 0])).sum(axis=1)
+        w = (self.class_mass if self.class_mass is not None
+             else np.tile(self.prior, (len(self.phi), 1)))
+        right = (w * self.phi[:, np.arange(k), np.arange(k) + 1]).sum(axis=1)
+        votes = (w * (1 - self.phi[:, :, 0])).sum(axis=1)
         acc = np.divide(right, votes, out=np.full(len(votes), np.nan), where=votes > 1e-9)
         return np.where(self.active, acc, np.nan)
 
@@ -456,7 +532,7 @@ class CauseParams:
     num_leaves: int = 15
     min_child_samples: int = 20
     max_rows: int = 60_000
-    folds: int = 2
+    folds: int = 3
 
 
 def model_features(frame: pd.DataFrame) -> list[str]:
@@ -529,8 +605,12 @@ def gold_vector(frame: pd.DataFrame, gold: pd.DataFrame | None) -> np.ndarray:
 
 @dataclass
 class CauseModel:
+    """The fitted cause model. `classifiers[k]` was trained without fold k of the training
+    customers: a training customer is predicted by the model that never saw them (their
+    probabilities are out of fold, like the confidence calibration), anyone else by the mean
+    of all of them."""
     label_model: LabelModel
-    classifier: object
+    classifiers: list
     features: list[str]
     calibrator: object | None
     tables: frozenset[str]
@@ -542,6 +622,8 @@ class CauseModel:
     lf_coverage: dict[str, float] = field(default_factory=dict)
     calibrated_on: str = "label_model"
     train_rows: int = 0
+    train_customers: frozenset[str] = frozenset()
+    fold_seed: int = 0
 
     @property
     def lfs(self) -> list[LabellingFunction]:
@@ -552,11 +634,22 @@ class CauseModel:
         return X.reset_index(drop=True)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """n x 5 cause probabilities (CAUSES order) from the discriminative model."""
-        return _proba(self.classifier, self._X(frame))
+        """n x 5 cause probabilities (CAUSES order) from the discriminative models."""
+        X = self._X(frame)
+        models = [(k, clf) for k, clf in enumerate(self.classifiers) if clf is not None]
+        P = np.mean([_proba(clf, X) for _, clf in models], axis=0)
+        if "customer_id" in frame.columns and self.train_customers:
+            seen = frame["customer_id"].astype(str).isin(self.train_customers).to_numpy()
+            fold = _folds(frame, len(self.classifiers), self.fold_seed)
+            for k, clf in models:
+                rows = seen & (fold == k)
+                if rows.any():
+                    P[rows] = _proba(clf, X[rows].reset_index(drop=True))
+        return P
 
     def label_model_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.label_model.predict_proba(apply_lfs(frame, self.tables, self.lfs))
+        return self.label_model.predict_proba(apply_lfs(frame, self.tables, self.lfs),
+                                              lf_scopes(frame, self.tables, self.lfs))
 
     def confidence(self, top: np.ndarray) -> np.ndarray:
         if self.calibrator is None:
@@ -580,7 +673,9 @@ class CauseModel:
         return out[EXPLAIN_COLUMNS]
 
     def summary(self) -> pd.DataFrame:
-        """Per labelling function: cause, estimated accuracy, coverage on the training rows."""
+        """Per labelling function: cause, estimated accuracy, coverage on the training rows.
+        Accuracy is NaN for a function that never fires, or always fires, within its scope
+        (nothing to learn from it there)."""
         return pd.DataFrame([{"function": n, "cause": LF_BY_NAME[n].cause,
                               "accuracy": self.lf_accuracy.get(n, np.nan),
                               "coverage": self.lf_coverage.get(n, 0.0)}
@@ -634,7 +729,9 @@ def reason_basis(reason: np.ndarray, L: np.ndarray, lfs: list[LabellingFunction]
         missing = sorted({alt.split(".")[0] for lf in LABELLING_FUNCTIONS
                           if lf.cause in indistinct for need in lf.needs
                           for alt in need.split("|")} - tables)
-        note = (f"; {', '.join(indistinct)} cannot be told apart with these tables"
+        what = (f"{indistinct[0]} cannot be told from the other causes" if len(indistinct) == 1
+                else f"{', '.join(indistinct)} cannot be told apart")
+        note = (f"; {what} with these tables"
                 + (f" (needs {', '.join(missing)})" if missing else ""))
     out = [(", ".join(sorted(u)) if u else "similar leavers (no direct evidence)") + note
            for u in used]
@@ -653,6 +750,9 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
     train = frame
     if lapsed_only and "churned" in frame.columns:
         train = frame[frame["churned"] == 1]
+    key = [c for c in ("customer_id", "cutoff") if c in train.columns]
+    if key:  # the same rows in any order give the same model
+        train = train.sort_values(key, kind="stable")
     if len(train) > params.max_rows:
         train = train.sample(params.max_rows, random_state=seed)
     train = train.reset_index(drop=True)
@@ -660,23 +760,30 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
         raise ChurnError(f"cause model: {len(train)} lapsed customers to learn from; need 20+")
     lfs = [lf for lf in LABELLING_FUNCTIONS if lf.available(tables)]
     L = apply_lfs(train, tables, lfs)
+    S = lf_scopes(train, tables, lfs)
     g = gold_vector(train, gold)
     pi = np.array([float(prior.get(c, 0.0)) for c in CAUSES]) + 1e-6
-    lm = LabelModel(prior=pi).fit(L, g)
-    Q = lm.predict_proba(L)
+    lm = LabelModel(prior=pi).fit(L, g, S)
+    Q = lm.predict_proba(L, S)
     known = g >= 0
     Q[known] = np.eye(K)[g[known]]
 
     features = model_features(train)
     X = pd.DataFrame({c: _col(train, c) for c in features})
     folds = _folds(train, params.folds, seed)
-    oof = np.zeros((len(train), K))
+    oof = np.full((len(train), K), 1.0 / K)
+    classifiers: list = []
     for k in range(params.folds):
         fit_rows = folds != k
         if fit_rows.all() or not fit_rows.any():
+            classifiers.append(None)
             continue
         clf = _fit_classifier(X[fit_rows].reset_index(drop=True), Q[fit_rows], seed, params)
         oof[~fit_rows] = _proba(clf, X[~fit_rows].reset_index(drop=True))
+        classifiers.append(clf)
+    if all(c is None for c in classifiers):  # too few customers for folds: one model
+        classifiers = [_fit_classifier(X, Q, seed, params)]
+        oof = _proba(classifiers[0], X)
     top = oof.argmax(axis=1)
     conf = oof.max(axis=1)
     if known.sum() >= MIN_GOLD_FOR_CALIBRATION:
@@ -689,19 +796,21 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
 
         calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip",
                                         increasing=True).fit(conf[rows], target)
-    classifier = _fit_classifier(X, Q, seed, params)
     observable = lm.observable
     acc = lm.accuracies()
     return CauseModel(
-        label_model=lm, classifier=classifier, features=features, calibrator=calibrator,
+        label_model=lm, classifiers=classifiers, features=features, calibrator=calibrator,
         tables=tables, prior=prior, lf_names=[lf.name for lf in lfs],
         indistinct=tuple(c for c, seen in zip(CAUSES, observable, strict=True) if not seen),
         lf_accuracy={lf.name: float(a) for lf, a in zip(lfs, acc, strict=True)},
         lf_coverage={lf.name: float((L[:, j] >= 0).mean()) for j, lf in enumerate(lfs)},
-        calibrated_on=on, train_rows=len(train))
+        calibrated_on=on, train_rows=len(train), fold_seed=seed,
+        train_customers=(frozenset(train["customer_id"].astype(str))
+                         if "customer_id" in train.columns and len(classifiers) > 1
+                         else frozenset()))
 
 
 __all__ = ["CAUSES", "DEFAULT_PRIOR", "EXPLAIN_COLUMNS", "LABELLING_FUNCTIONS", "CauseModel",
            "CauseParams", "LabelModel", "LabellingFunction", "apply_lfs", "available_tables",
-           "evidence_sentences", "fit_cause_model", "gold_vector", "model_features",
+           "evidence_sentences", "fit_cause_model", "gold_vector", "lf_scopes", "model_features",
            "reason_basis"]

@@ -32,8 +32,9 @@ def shop_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cutoff = date(as_of.year - 1, as_of.month, 1)
     mem = {k: ibis.memtable(v) for k, v in tables.items()}
     features, _ = build(mem, [cutoff], as_of)
-    return ibis.duckdb.connect().execute(with_evidence(features, evidence(mem, [cutoff],
-                                                                          as_of)))
+    frame = ibis.duckdb.connect().execute(with_evidence(features, evidence(mem, [cutoff],
+                                                                           as_of)))
+    return frame.sort_values(["customer_id", "cutoff"]).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -236,9 +237,7 @@ def reliability(conf: np.ndarray, right: np.ndarray) -> tuple[pd.DataFrame, floa
 
 def test_reason_confidence_is_calibrated_on_a_generated_shop():
     """With a few known causes (30% of leavers, as from an exit survey) the confidence is
-    calibrated on them: held-out reliability bins lie on the diagonal. Without any, it is
-    calibrated to the label model's belief: it still ranks (higher confidence, more often
-    right) but is over-confident by what the label model is (see the benchmark)."""
+    calibrated on them: held-out reliability bins lie on the diagonal."""
     from shops.retail import ShopConfig, generate
 
     tables, truth = generate(ShopConfig(customers=3000, seed=11))
@@ -254,15 +253,24 @@ def test_reason_confidence_is_calibrated_on_a_generated_shop():
     out = m.explain(rows[~known])
     right = (out["reason"] == rows["cause"][~known]).to_numpy()
     table, ece = reliability(out["reason_confidence"].to_numpy(), right)
-    assert ece < 0.08, table
-    big = table[table.n >= 50]
-    assert ((big.conf - big.accuracy).abs() < 0.12).all(), table
+    assert ece < 0.06, table
+    # each well-filled bin on the diagonal within sampling error (3 standard errors)
+    big = table[table.n >= 40]
+    error = 3 * np.sqrt(big.accuracy * (1 - big.accuracy) / big.n)
+    assert len(big) >= 3
+    assert ((big.conf - big.accuracy).abs() < np.maximum(error, 0.1)).all(), table
 
-    m0 = fit_cause_model(frame, available_tables(tables), DEFAULT_PRIOR, seed=0)
-    assert m0.calibrated_on == "label_model"
-    out0 = m0.explain(rows)
-    right0 = (out0["reason"] == rows["cause"]).to_numpy()
-    table0, ece0 = reliability(out0["reason_confidence"].to_numpy(), right0)
-    assert ece0 < 0.2, table0
-    big0 = table0[table0.n >= 50]
-    assert big0.accuracy.iloc[-1] > big0.accuracy.iloc[0] + 0.2, table0
+
+def test_without_labels_confidence_ranks_but_follows_the_label_model(model, shop):
+    """Without any known cause the confidence is calibrated to the label model's belief: it
+    ranks (more confident, more often right) but is as over-confident as the label model is
+    on this generator (see benchmarks/causes_eval.py)."""
+    _, frame = shop
+    rows = lapsed(frame)
+    assert model.calibrated_on == "label_model"
+    out = model.explain(rows)
+    right = (out["reason"] == rows["cause"]).to_numpy()
+    table, ece = reliability(out["reason_confidence"].to_numpy(), right)
+    assert ece < 0.2, table
+    big = table[table.n >= 30]
+    assert big.accuracy.iloc[-1] > big.accuracy.iloc[0] + 0.2, table
