@@ -104,6 +104,10 @@ class ScoreParams:
 
 @dataclass(frozen=True)
 class ReasonParams:
+    method: Literal["cause_model", "shap"] = "cause_model"
+    prior: Mapping[str, float] = _mapping({"forgot": 0.50, "satisfaction": 0.10, "choice": 0.15,
+                                           "price": 0.20, "other": 0.05})
+    vocabulary: Mapping[str, tuple[str, ...]] = _mapping({})
     reference: Literal["lapsed", "none"] = "lapsed"
     min_confidence: float = _share(0.4)
 

@@ -77,6 +77,10 @@ TABLES: dict[str, TableSpec] = {
                   "cost": "num"},
         event_time="contact_ts",
     ),
+    "labels": TableSpec(   # known causes for some customers: exit surveys, cancellation reasons
+        "labels",
+        required={"customer_id": "id", "label_ts": "ts", "cause": "text"},
+    ),
 }
 OPTIONAL_TABLES = tuple(name for name in TABLES if name != "orders")
 CONTACT_GROUPS = ("treatment", "control")
@@ -95,6 +99,8 @@ _CHECKS: dict[tuple[str, str], list[pa.Check]] = {
     ("reviews", "rating"): [pa.Check.in_range(1, 5)],
     ("contacts", "group"): [pa.Check.isin(CONTACT_GROUPS)],
     ("contacts", "cost"): [pa.Check.ge(0)],
+    ("labels", "cause"): [pa.Check.isin(("forgot", "satisfaction", "choice", "price",
+                                         "other"))],
 }
 _UNIQUE = {"orders": ["order_id"], "products": ["product_id"]}
 

@@ -4,6 +4,7 @@ calibrated probabilities (never class labels), with SHAP contributions from the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import mlflow.pyfunc
@@ -21,6 +22,8 @@ class ChurnModel:
     reason_reference: dict[str, float] = field(default_factory=dict)
     #: feature and score distributions of the training data, for drift checks
     drift_reference: dict = field(default_factory=dict)
+    #: why a customer leaves (models/causes.py), fitted beside the churn model
+    cause_model: Any = None
 
     def frame(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[self.features].astype("float64")

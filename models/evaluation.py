@@ -14,7 +14,7 @@ from models import baselines
 from models.churn_model import ChurnModel
 from models.metrics import curves, sliced_metrics
 from models.reasons import reason_metrics
-from models.scoring import explain
+from models.scoring import causes, explain, uses_cause_model
 from models.split import Split
 
 MODEL = "lightgbm"
@@ -69,10 +69,27 @@ def reason_backtest(model: ChurnModel, valid: pd.DataFrame, truth: pd.DataFrame,
     lapsed = lapsed[lapsed["cause"].notna()]
     if lapsed.empty:
         return {}, pd.DataFrame(columns=["actual", "predicted"])
-    predicted = explain(model, lapsed, rp)["reason"]
+    why = explain(model, lapsed, rp)
+    if uses_cause_model(model, rp):
+        why = causes(model, lapsed, why["reason"])
     confusion = pd.DataFrame({"actual": lapsed["cause"].to_numpy(),
-                              "predicted": predicted.to_numpy()})
-    return reason_metrics(confusion["actual"], confusion["predicted"]), confusion
+                              "predicted": why["reason"].to_numpy(),
+                              "confidence": why["reason_confidence"].to_numpy()})
+    metrics = reason_metrics(confusion["actual"], confusion["predicted"])
+    metrics["reliability"] = reliability(confusion).to_dict("records")
+    return metrics, confusion
+
+
+def reliability(confusion: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Is reason_confidence calibrated? Per confidence bin: customers, mean confidence, and the
+    share whose reason was right (about equal when it is)."""
+    right = (confusion["actual"] == confusion["predicted"]).astype(float)
+    conf = confusion["confidence"].astype(float).clip(0, 1)
+    b = np.minimum((conf * bins).astype(int), bins - 1)
+    table = pd.DataFrame({"bin": b, "confidence": conf, "right": right}).groupby("bin").agg(
+        n=("right", "size"), mean_confidence=("confidence", "mean"),
+        share_right=("right", "mean")).reset_index()
+    return table.round(4)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,12 @@ def yearly_spend(frame: pd.DataFrame) -> pd.Series:
     return frame["monetary_total"] * 365.0 / frame["tenure_days"].clip(lower=365)
 
 
+CAUSE_COLUMNS = ["p_forgot", "p_satisfaction", "p_choice", "p_price", "p_other"]
+
+
 def explain(model: ChurnModel, X: pd.DataFrame, rp: ReasonParams) -> pd.DataFrame:
-    """reason, reason_confidence, top_drivers for the given rows."""
+    """reason, reason_confidence, top_drivers from the churn model's SHAP values (the `shap`
+    reason method; top_drivers are always these: why at risk)."""
     contrib = model.contributions(X)
     fam = family_contributions(contrib, families(model.features))
     reference = model.reason_reference if rp.reference == "lapsed" else {}
@@ -37,11 +41,26 @@ def explain(model: ChurnModel, X: pd.DataFrame, rp: ReasonParams) -> pd.DataFram
     return reasons
 
 
+def uses_cause_model(model: ChurnModel, rp: ReasonParams) -> bool:
+    return rp.method == "cause_model" and model.cause_model is not None
+
+
+def causes(model: ChurnModel, X: pd.DataFrame, shap_reason: pd.Series) -> pd.DataFrame:
+    """The cause model's answer for every row: why leaving (or, for customers not at risk,
+    the likely cause should they leave), the five probabilities, evidence in words, basis.
+    The SHAP reason ("" where not computed) is one more labelling function to it, whose
+    accuracy it estimates on the shop's own customers."""
+    frame = X.assign(shap_reason=shap_reason.reindex(X.index).fillna("").to_numpy())
+    return model.cause_model.explain(frame).set_index(X.index)
+
+
 ROW_COLUMNS = {  # what score_rows returns, in order, with the types Spark needs
     "customer_id": "string", "membership_tier": "string", "one_time_buyer": "double",
     "recency_days": "double", "churn_probability": "double", "risk_tier": "string",
     "at_risk": "boolean", "yearly_spend": "double", "value_at_stake": "double",
     "reason": "string", "reason_confidence": "double", "top_drivers": "string",
+    **{c: "double" for c in CAUSE_COLUMNS}, "reason_evidence": "string",
+    "reason_basis": "string",
 }
 
 
@@ -60,10 +79,24 @@ def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
     out["reason"] = ""
     out["reason_confidence"] = np.nan
     out["top_drivers"] = ""
+    for col in CAUSE_COLUMNS:
+        out[col] = np.nan
+    out["reason_evidence"] = ""
+    out["reason_basis"] = "churn model (SHAP)" if rp.method == "shap" else ""
     if explained.any():
         why = explain(model, snapshot.loc[explained], rp)
-        for col in ("reason", "reason_confidence", "top_drivers"):
-            out.loc[explained, col] = why[col].to_numpy()
+        out.loc[explained, "top_drivers"] = why["top_drivers"].to_numpy()
+        if not uses_cause_model(model, rp):
+            for col in ("reason", "reason_confidence"):
+                out.loc[explained, col] = why[col].to_numpy()
+    if uses_cause_model(model, rp) and len(out):
+        shap_reason = pd.Series("", index=snapshot.index, dtype=object)
+        if explained.any():
+            shap_reason.loc[explained] = why["reason"].to_numpy()
+        cause = causes(model, snapshot, shap_reason)
+        for col in ("reason", "reason_confidence", *CAUSE_COLUMNS, "reason_evidence",
+                    "reason_basis"):
+            out[col] = cause[col].to_numpy()
     return out.astype({"one_time_buyer": "float64", "recency_days": "float64"})[
         list(ROW_COLUMNS)]
 

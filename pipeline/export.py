@@ -28,6 +28,8 @@ EXPORT_COLUMNS = [
     "reason_confidence", "top_drivers", "membership_tier", "action", "channel", "offer",
     "product_ids", "in_budget", "model_name", "model_version", "run_id", "scored_at",
     "product_note", "holdout", "expected_uplift", "action_source",
+    "p_forgot", "p_satisfaction", "p_choice", "p_price", "p_other", "reason_evidence",
+    "reason_basis",
 ]
 #: a spreadsheet evaluates a cell that starts with one of these (OWASP: CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -12,6 +12,7 @@ import duckdb
 from common.params import load_params
 from features.cutoffs import training_cutoffs
 from features.engine import build
+from features.evidence import evidence, vocabulary_with, with_evidence
 from features.registry import REGISTRY
 from pipeline.engines import connect_canonical, validate_tables, write_parquet
 from pipeline.io import write_json
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> None:
              cutoffs[-1], run.as_of)
     expr, names = build(tables, [*cutoffs, run.as_of], run.as_of, params.features,
                         run.horizon_days, params.score.max_lapsed_days)
+    # the cause model's evidence, point in time like every feature
+    expr = with_evidence(expr, evidence(tables, [*cutoffs, run.as_of], run.as_of,
+                                        vocabulary_with(params.reasons.vocabulary)))
     write_parquet(con, expr, args.out)
     write_json({
         "as_of": run.as_of.isoformat(),

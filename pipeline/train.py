@@ -13,6 +13,8 @@ import pandas as pd
 
 from common.hashing import md5_threshold
 from common.params import as_dict, load_params
+from models.causes import fit_cause_model
+from models.scoring import explain
 from models.split import time_split
 from models.train import train_model
 from pipeline.io import read_json, write_json
@@ -41,6 +43,18 @@ def read_training_rows(path: Path, sample_customers: int | None) -> pd.DataFrame
                        "ORDER BY cutoff, customer_id").df()
 
 
+def train_cause_model(model, split, canonical: Path, rp, seed: int):
+    """The cause model on every labelled lapse before the validation snapshot, with the SHAP
+    reason of the churn model as one labelling function, and the shop's known causes (a
+    `labels` table) as gold when it has them."""
+    tables = {p.stem for p in canonical.glob("*.parquet")}
+    gold = pd.read_parquet(canonical / "labels.parquet") if "labels" in tables else None
+    lapsed = pd.concat([split.fit, split.stop, split.calibrate], ignore_index=True)
+    lapsed = lapsed[lapsed["churned"] == 1].reset_index(drop=True)
+    lapsed["shap_reason"] = explain(model, lapsed, rp)["reason"].to_numpy()
+    return fit_cause_model(lapsed, tables, rp.prior, seed, gold)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
@@ -54,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     names = read_json(args.features_report)["features"]
     split = time_split(read_training_rows(Path(args.features), params.train.sample_customers))
     model, info = train_model(split, names, params.train, params.base.seed)
+    if params.reasons.method == "cause_model":
+        model.cause_model = train_cause_model(model, split, Path(args.canonical),
+                                              params.reasons, params.base.seed)
+        info["cause_model"] = model.cause_model.summary().round(4).to_dict("records")
 
     setup(params.train)
     registered = model_name(params.train)

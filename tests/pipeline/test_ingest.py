@@ -27,7 +27,7 @@ def run(path: Path, **data) -> tuple[dict[str, pd.DataFrame], dict]:
 
 def test_synthetic_shop_ingests_into_the_contract(small_shop_dir):
     tables, summary = run(small_shop_dir)
-    assert set(tables) == set(TABLES)
+    assert set(tables) == set(TABLES) - {"labels"}  # a generated shop has no known causes
     for name, frame in tables.items():
         validate(name, frame)  # raises if the contract is broken
     orders = tables["orders"]
