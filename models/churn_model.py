@@ -49,8 +49,38 @@ class ChurnModel:
 class ChurnPyfunc(mlflow.pyfunc.PythonModel):
     """What MLflow stores: `predict` gives calibrated churn probabilities."""
 
-    def __init__(self, model: ChurnModel):
+    def __init__(self, model):
         self.model = model
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self.model.predict_proba(model_input)
+
+
+@dataclass
+class BtydChurnModel:
+    """The short-history fallback: P(no purchase in the horizon) from a BG/NBD fitted on the
+    scoring snapshot (no labels needed), mapped by isotonic regression to the labels that do
+    exist, when any. Same interface as ChurnModel, without SHAP (no trees to explain)."""
+
+    fit: Any                     # models.btyd.BgnbdFit
+    horizon_days: int
+    calibrator: Any = None       # sklearn IsotonicRegression on (p_no_purchase -> churned)
+    features: list[str] = field(default_factory=lambda: ["frequency", "recency_days",
+                                                         "tenure_days"])
+    reason_reference: dict[str, float] = field(default_factory=dict)
+    drift_reference: dict = field(default_factory=dict)
+    cause_model: Any = None
+    booster: Any = None          # none: nothing for SHAP to explain
+
+    def frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X[self.features].astype("float64")
+
+    def raw_probability(self, X: pd.DataFrame) -> np.ndarray:
+        from models.btyd import btyd_inputs, predict
+
+        return predict(self.fit, btyd_inputs(self.frame(X)),
+                       self.horizon_days)["btyd_p_no_purchase"].to_numpy()
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.raw_probability(X)
+        return p if self.calibrator is None else self.calibrator.predict(p)

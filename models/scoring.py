@@ -60,7 +60,7 @@ ROW_COLUMNS = {  # what score_rows returns, in order, with the types Spark needs
     "at_risk": "boolean", "yearly_spend": "double", "value_at_stake": "double",
     "reason": "string", "reason_confidence": "double", "top_drivers": "string",
     **{c: "double" for c in CAUSE_COLUMNS}, "reason_evidence": "string",
-    "reason_basis": "string",
+    "reason_basis": "string", "score_source": "string",
 }
 
 
@@ -75,7 +75,9 @@ def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
     out["at_risk"] = out["risk_tier"] != "low"
     out["yearly_spend"] = yearly_spend(snapshot)
     out["value_at_stake"] = np.round(p * out["yearly_spend"], 2)
-    explained = out["risk_tier"].isin(list(sp.explain_tiers))
+    # no trees (the short-history BTYD model): nothing for SHAP to explain
+    explained = out["risk_tier"].isin(list(sp.explain_tiers)) & (model.booster is not None)
+    out["score_source"] = "model" if model.booster is not None else "btyd"
     out["reason"] = ""
     out["reason_confidence"] = np.nan
     out["top_drivers"] = ""

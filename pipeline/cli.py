@@ -186,11 +186,15 @@ def _summary(reports: Path = Path("reports")) -> None:
         f"{k} {v:.0%}" for k, v in score["reason_mix"].items()) or "-")
     table.add_row(f"actions in budget ({score['in_budget']:,})", ", ".join(
         f"{k} {v:,}" for k, v in score["actions"].items()) or "-")
-    ours = details["model"]["all"]["roc_auc"]
-    name, best = max(((k, v["all"]["roc_auc"]) for k, v in details["baselines"].items()),
-                     key=lambda kv: kv[1])
-    table.add_row("model", f"{score['model']['name']} v{score['model']['version']}: "
-                  f"validation ROC-AUC {ours:.3f} vs {name} {best:.3f}")
+    model = f"{score['model']['name']} v{score['model']['version']}"
+    if details.get("score_source") == "btyd":
+        table.add_row("model", f"{model}: short history, scores from BTYD P(no purchase "
+                      f"in the horizon) ({details['note']})")
+    else:
+        ours = details["model"]["all"]["roc_auc"]
+        name, best = max(((k, v["all"]["roc_auc"]) for k, v in details["baselines"].items()),
+                         key=lambda kv: kv[1])
+        table.add_row("model", f"{model}: validation ROC-AUC {ours:.3f} vs {name} {best:.3f}")
     if details.get("reasons"):
         table.add_row("reason backtest", f"accuracy {details['reasons']['accuracy']:.2f}, "
                       f"macro-F1 {details['reasons']['macro_f1']:.2f}")

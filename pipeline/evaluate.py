@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     run = read_run_info(Path(args.canonical))
     trained = read_json(args.train_report)
     setup(params.train)
+    if trained.get("score_source") == "btyd":
+        short_history(trained, args)
+        return
     model = load_churn_model(trained["model_uri"])
     split = time_split(pd.read_parquet(args.features).sort_values(
         ["cutoff", "customer_id"], ignore_index=True))
@@ -106,6 +109,22 @@ def main(argv: list[str] | None = None) -> None:
     write_json({"model_name": trained["model_name"], "version": str(current.version),
                 "run_id": current.run_id}, args.champion)
     log.info("validation ROC-AUC %.4f; %s", details["model"]["all"]["roc_auc"], decision.reason)
+
+
+def short_history(trained: dict, args) -> None:
+    """No labelled snapshot to judge on: the BTYD model takes the alias (nothing comparable
+    exists for this identity), and the reports say why there are no validation metrics."""
+    decision = gate(trained["model_version"], float("nan"), None, None, "none", 0.0,
+                    f"short history: {trained['note']}")
+    set_alias(trained["model_name"], trained["model_version"], True)
+    details = {"score_source": "btyd", "note": trained["note"], "promotion": asdict(decision)}
+    write_json(details, args.details)
+    write_json({}, args.metrics)
+    for kind in ("roc", "precision_recall", "gains", "calibration", "reason_confusion"):
+        write_with(Path(args.plots) / f"{kind}.csv", lambda tmp: tmp.write_text("\n"))
+    write_json({"model_name": trained["model_name"], "version": trained["model_version"],
+                "run_id": trained["run_id"]}, args.champion)
+    log.info("short history: no labelled snapshot to validate on; BTYD scores")
 
 
 def headline_metrics(details: dict) -> dict:

@@ -29,7 +29,7 @@ EXPORT_COLUMNS = [
     "product_ids", "in_budget", "model_name", "model_version", "run_id", "scored_at",
     "product_note", "holdout", "expected_uplift", "action_source",
     "p_forgot", "p_satisfaction", "p_choice", "p_price", "p_other", "reason_evidence",
-    "reason_basis",
+    "reason_basis", "score_source",
 ]
 #: a spreadsheet evaluates a cell that starts with one of these (OWASP: CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

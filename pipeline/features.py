@@ -43,8 +43,13 @@ def main(argv: list[str] | None = None) -> None:
     con, tables = connect_canonical(Path(args.canonical), params)
     validate_tables(tables)
     cutoffs = training_cutoffs(run.first_order, run.as_of, run.horizon_days, params.features)
-    log.info("features at %d cutoffs (%s .. %s) and as_of %s", len(cutoffs), cutoffs[0],
-             cutoffs[-1], run.as_of)
+    if cutoffs:
+        log.info("features at %d cutoffs (%s .. %s) and as_of %s", len(cutoffs), cutoffs[0],
+                 cutoffs[-1], run.as_of)
+    else:
+        log.info("no training cutoff fits (data from %s, horizon %d days): features at as_of "
+                 "%s only; scores will come from BTYD", run.first_order, run.horizon_days,
+                 run.as_of)
     expr, names = build(tables, [*cutoffs, run.as_of], run.as_of, params.features,
                         run.horizon_days, params.score.max_lapsed_days)
     # the cause model's evidence, point in time like every feature
@@ -55,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         "as_of": run.as_of.isoformat(),
         "horizon_days": run.horizon_days,
         "training_cutoffs": [c.isoformat() for c in cutoffs],
-        "validation_cutoff": cutoffs[-1].isoformat(),
+        "validation_cutoff": cutoffs[-1].isoformat() if cutoffs else None,
         "features": names,
         "skipped_features": [x.name for x in REGISTRY if x.name not in names],
         "snapshots": snapshot_summary(Path(args.out)),

@@ -130,11 +130,14 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     export = pd.read_parquet(exports / next(f for f in latest["files"]
                                              if f.endswith(".parquet")))
     plots = reports / "plots"
-    curve_images = [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
-                    for kind in ("gains", "calibration")]
-    curve_images.insert(1, _png(_lift_figure(pd.read_csv(plots / "gains.csv"))))
+    short = metrics.get("score_source") == "btyd"  # no labelled snapshot: no curves
+    curve_images = [] if short else [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
+                                     for kind in ("gains", "calibration")]
+    if not short:
+        curve_images.insert(1, _png(_lift_figure(pd.read_csv(plots / "gains.csv"))))
     confusion_path = plots / "reason_confusion.csv"
-    confusion = pd.read_csv(confusion_path) if confusion_path.exists() else pd.DataFrame()
+    confusion = pd.read_csv(confusion_path) if confusion_path.exists() and not short \
+        else pd.DataFrame()
     products = read_json(reports / "products.json") if (reports / "products.json").exists() \
         else {"classes": {}, "note": "no product matrix"}
     product_png = reports / "product_matrix.png"
@@ -142,7 +145,7 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     top = export[export["risk_tier"] != "low"].nlargest(20, "value_at_stake")[
         ["customer_id", "churn_probability", "value_at_stake", "reason", "top_drivers",
          "action", "channel", "offer"]]
-    baselines = [b["all"]["roc_auc"] for b in metrics["baselines"].values()]
+    baselines = [b["all"]["roc_auc"] for b in metrics.get("baselines", {}).values()]
     campaigns = read_json(reports / "campaigns.json") if (reports / "campaigns.json").exists() \
         else {}
     results_path = exports / "campaign_results.csv"
@@ -156,7 +159,8 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     return env.from_string(TEMPLATE).render(
         as_of=score["as_of"], model=score["model"], score=score,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        model_auc=metrics["model"]["all"]["roc_auc"], best_baseline_auc=max(baselines),
+        model_auc=metrics["model"]["all"]["roc_auc"] if not short else float("nan"),
+        best_baseline_auc=max(baselines, default=float("nan")),
         curve_images=curve_images, reason_image=_png(_reason_figure(score, confusion)),
         truth=metrics.get("reasons"),
         grid_html=Markup(risk_value_grid(export).to_html(classes="grid-table")),

@@ -11,10 +11,12 @@ import duckdb
 import mlflow
 import pandas as pd
 
+from common.errors import ChurnError
 from common.hashing import md5_threshold
 from common.params import as_dict, load_params
 from models.causes import fit_cause_model
 from models.scoring import explain
+from models.short_history import fit_short_history, lapsing
 from models.split import time_split
 from models.train import train_model
 from pipeline.io import read_json, write_json
@@ -55,6 +57,22 @@ def train_cause_model(model, split, canonical: Path, rp, seed: int):
     return fit_cause_model(lapsed, tables, rp.prior, seed, gold)
 
 
+def short_history_model(features: Path, canonical: Path, horizon_days: int, params, why: str):
+    """The fallback when no labelled snapshot can train and judge a model: BTYD scores, and
+    the cause model learned on the customers it sees leaving."""
+    frame = pd.read_parquet(features).sort_values(["cutoff", "customer_id"], ignore_index=True)
+    model, info = fit_short_history(frame, horizon_days)
+    info["note"] = why
+    if params.reasons.method == "cause_model":
+        tables = {p.stem for p in canonical.glob("*.parquet")}
+        try:
+            model.cause_model = fit_cause_model(lapsing(frame, model), tables,
+                                                params.reasons.prior, params.base.seed)
+        except ChurnError as exc:
+            info["cause_model"] = f"not fitted: {exc}"
+    return model, info
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", default="params.yaml")
@@ -66,12 +84,20 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     run = read_run_info(Path(args.canonical))
     names = read_json(args.features_report)["features"]
-    split = time_split(read_training_rows(Path(args.features), params.train.sample_customers))
-    model, info = train_model(split, names, params.train, params.base.seed)
-    if params.reasons.method == "cause_model":
-        model.cause_model = train_cause_model(model, split, Path(args.canonical),
-                                              params.reasons, params.base.seed)
-        info["cause_model"] = model.cause_model.summary().round(4).to_dict("records")
+    try:
+        split = time_split(read_training_rows(Path(args.features),
+                                              params.train.sample_customers))
+    except ChurnError as exc:  # too little labelled history: score with BTYD instead
+        model, info = short_history_model(Path(args.features), Path(args.canonical),
+                                          run.horizon_days, params, str(exc))
+        split = None
+    if split is not None:
+        model, info = train_model(split, names, params.train, params.base.seed)
+        info["score_source"] = "model"
+        if params.reasons.method == "cause_model":
+            model.cause_model = train_cause_model(model, split, Path(args.canonical),
+                                                  params.reasons, params.base.seed)
+            info["cause_model"] = model.cause_model.summary().round(4).to_dict("records")
 
     setup(params.train)
     registered = model_name(params.train)
@@ -79,24 +105,31 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten({
             "run": as_dict(run), "features": as_dict(params.features),
             "train": as_dict(params.train), "base": as_dict(params.base)}).items()})
-        mlflow.log_params({"calibration_chosen": info["calibration"],
-                           "best_iteration": info["best_iteration"]})
+        mlflow.log_params({"calibration_chosen": info.get("calibration", "isotonic on labels"),
+                           "best_iteration": info.get("best_iteration", 0)})
         mlflow.set_tags({
             **identity(run.horizon_days, names),
             "data.input": run.input,
             "data.as_of": run.as_of.isoformat(),
-            "data.valid_cutoff": info["valid_cutoff"],
+            "data.valid_cutoff": info.get("valid_cutoff", "none"),
+            "data.score_source": info["score_source"],
             "data.input_hash": files_hash(list(Path(args.canonical).glob("*.parquet"))),
             "data.rows": str(info["rows"]),
         })
-        mlflow.log_dict({"features": names, "importance_gain": info["importance_gain"]},
+        mlflow.log_dict({"features": names, "importance_gain": info.get("importance_gain", {})},
                         "features.json")
         mlflow.log_dict(info, "train_info.json")
-        uri, version = log_model(model, split.valid.head(5), registered)
+        example = split.valid.head(5) if split is not None else pd.read_parquet(
+            args.features, filters=[("split", "==", "score")]).head(5)
+        uri, version = log_model(model, example, registered)
     write_json({"run_id": active.info.run_id, "model_name": registered, "model_version": version,
                 "model_uri": f"models:/{registered}/{version}", **info}, args.out)
-    log.info("trained %s v%s (%d trees, %s calibration)", registered, version,
-             info["best_iteration"], info["calibration"])
+    if split is None:
+        log.info("short history: %s v%s scores with BTYD P(no purchase in %d days) (%s)",
+                 registered, version, run.horizon_days, info["note"])
+    else:
+        log.info("trained %s v%s (%d trees, %s calibration)", registered, version,
+                 info["best_iteration"], info["calibration"])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ line, never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -135,12 +134,11 @@ def orders_frame(n_customers: int, orders_each: int = 1, start: str = "2023-01-0
     return pd.DataFrame(rows, columns=["customer_id", "order_ts", "amount"])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("five_customers", "not enough labelled history"),
-    ("one_time_buyers_only", "not enough labelled history"),
-    ("as_of_after_the_data", "not enough labelled history"),
-])
-def test_odd_shops_end_in_one_line(tmp_path, case, message):
+@pytest.mark.parametrize("case", ["five_customers", "one_time_buyers_only",
+                                  "as_of_after_the_data", "six_months_of_data"])
+def test_odd_and_young_shops_get_scores_from_btyd(tmp_path, case):
+    """Too few labelled customers, a single class in the labels, or no labelled snapshot at
+    all: the run scores every customer with BTYD and says so (score_source), no traceback."""
     project = fresh(tmp_path)
     shop = tmp_path / "odd"
     shop.mkdir()
@@ -149,15 +147,26 @@ def test_odd_shops_end_in_one_line(tmp_path, case, message):
         orders_frame(5, 3).to_csv(shop / "orders.csv", index=False)
     elif case == "one_time_buyers_only":
         orders_frame(400, 1).to_csv(shop / "orders.csv", index=False)
-    else:
+    elif case == "as_of_after_the_data":
         tables, _ = generate(ShopConfig(customers=400, seed=3))
         tables["orders"][["customer_id", "order_ts", "amount"]].to_csv(shop / "orders.csv",
                                                                        index=False)
         args = ["--as-of", "2027-06-30"]
+    else:
+        write_shop(shop, ShopConfig(customers=600, seed=3, days=182))
     result = churn("run", "--data", str(shop), *args, cwd=project)
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert message in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "short history" in result.stdout
+    export = pd.read_parquet(next((project / "exports").glob("churn_scores_*.parquet")))
+    customers = pd.read_parquet(project / "data" / "canonical" / "orders.parquet")[
+        "customer_id"].nunique()
+    assert len(export) == customers and (export["score_source"] == "btyd").all()
+    assert export["churn_probability"].between(0, 1).all()
+    if case == "six_months_of_data":  # reasons and actions keep working
+        at_risk = export[export["risk_tier"] != "low"]
+        assert len(at_risk) and at_risk["reason"].isin(
+            ["forgot", "satisfaction", "choice", "price", "other"]).all()
+        assert export["in_budget"].any()
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -1,0 +1,47 @@
+"""Scores for a shop too young (or a horizon too long) for a labelled training snapshot: the
+BTYD model needs no labels. A BG/NBD is fitted on the scoring snapshot itself (every customer
+as of as_of: point in time), its P(no purchase in the horizon) is the churn score, calibrated on
+whatever labelled snapshots exist (isotonic, when both outcomes occur often enough)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from models.btyd import btyd_features, btyd_inputs, fit_params
+from models.churn_model import BtydChurnModel
+from models.drift import reference_profile
+from models.split import MIN_PER_CLASS
+
+
+def fit_short_history(frame: pd.DataFrame, horizon_days: int) -> tuple[BtydChurnModel, dict]:
+    """The fallback model from the features table (score rows, and labelled rows if any)."""
+    snapshot = frame[frame["split"] == "score"]
+    fit = fit_params(btyd_inputs(snapshot))
+    model = BtydChurnModel(fit=fit, horizon_days=horizon_days)
+    labelled = frame[frame["split"] == "train"]
+    churned = int(labelled["churned"].sum()) if len(labelled) else 0
+    calibrated = min(churned, len(labelled) - churned) >= 2 * MIN_PER_CLASS
+    if calibrated:
+        # each labelled cutoff's own BTYD fit: what the model would have said back then
+        p = btyd_features(labelled, horizon_days)["btyd_p_no_purchase"].to_numpy()
+        model.calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            p, labelled["churned"].to_numpy(float))
+    scores = model.predict_proba(snapshot)
+    model.drift_reference = reference_profile(snapshot, model.features, scores)
+    info = {"score_source": "btyd", "btyd": {"method": fit.method, "r": fit.r,
+                                             "alpha": fit.alpha, "a": fit.a, "b": fit.b},
+            "calibrated_on_labelled_rows": int(len(labelled)) if calibrated else 0,
+            "rows": {"score": int(len(snapshot)), "labelled": int(len(labelled))},
+            "mean_score": float(np.mean(scores)) if len(scores) else None}
+    return model, info
+
+
+def lapsing(frame: pd.DataFrame, model: BtydChurnModel, share: float = 0.4) -> pd.DataFrame:
+    """Customers of the scoring snapshot the fallback sees as likeliest to leave (the top
+    `share` by score): what the cause model learns from when no lapse is labelled (weak
+    supervision needs no labels)."""
+    snapshot = frame[frame["split"] == "score"]
+    p = model.predict_proba(snapshot)
+    return snapshot[p >= np.quantile(p, 1 - share)].assign(churned=1) if len(p) else snapshot
