@@ -119,7 +119,7 @@ def test_two_projects_on_one_store_keep_their_own_champions(tmp_path, shop_dir):
     assert names[a][0].startswith("churn-shop-a-")
     # B's champion is refused by A's scoring in one line: trained for another project/horizon
     set_params(a, **{"train.model_name": names[b][0]})
-    refused = churn("score", cwd=a, MLFLOW_TRACKING_URI=store)
+    refused = churn("score", "--data", str(shop_dir), cwd=a, MLFLOW_TRACKING_URI=store)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "was trained for something else" in refused.stderr
 
