@@ -166,6 +166,19 @@ def identity_mismatch(version: Any, expected: dict[str, str]) -> str:
     return "; ".join(wrong)
 
 
+def check_owner(name: str, root: Path | str = ".") -> None:
+    """Refuse to train into a registered model whose champion another project trained: names
+    and aliases are global to a store, and a model name set by hand may collide."""
+    champ = champion_version(name)
+    if champ is None:
+        return
+    owner = MlflowClient().get_run(champ.run_id).data.tags.get("churn.project")
+    if owner is not None and owner != project_id(root):
+        raise ChurnError(f"registered model '{name}' belongs to another project ({owner}; "
+                         f"this is {project_id(root)}): set train.model_name to a name of "
+                         "this project, or null for the default")
+
+
 def set_alias(name: str, version: str, promoted: bool) -> None:
     MlflowClient().set_registered_model_alias(name, CHAMPION if promoted else CHALLENGER, version)
 

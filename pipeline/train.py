@@ -22,7 +22,15 @@ from models.train import train_model
 from pipeline.io import read_json, write_json
 from pipeline.runinfo import read_run_info
 from pipeline.stage import run_stage
-from pipeline.tracking import files_hash, flatten, identity, log_model, model_name, setup
+from pipeline.tracking import (
+    check_owner,
+    files_hash,
+    flatten,
+    identity,
+    log_model,
+    model_name,
+    setup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     run = read_run_info(Path(args.canonical))
     names = read_json(args.features_report)["features"]
+    setup(params.train)
+    registered = model_name(params.train)
+    check_owner(registered)  # before hours of training into someone else's model
     try:
         split = time_split(read_training_rows(Path(args.features),
                                               params.train.sample_customers))
@@ -99,8 +110,6 @@ def main(argv: list[str] | None = None) -> None:
                                                   params.reasons, params.base.seed)
             info["cause_model"] = model.cause_model.summary().round(4).to_dict("records")
 
-    setup(params.train)
-    registered = model_name(params.train)
     with mlflow.start_run() as active:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten({
             "run": as_dict(run), "features": as_dict(params.features),
