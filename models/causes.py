@@ -54,8 +54,6 @@ CAUSES = ("forgot", "satisfaction", "choice", "price", "other")
 K = len(CAUSES)
 IDX = {c: i for i, c in enumerate(CAUSES)}
 ABSTAIN = -1
-#: the `cause` of a labelling function that may vote for any cause
-ANY = "any"
 #: shares of the causes among leavers (domain notes), the label model's class prior
 DEFAULT_PRIOR = {"forgot": 0.50, "satisfaction": 0.10, "choice": 0.15, "price": 0.20,
                  "other": 0.05}
@@ -126,11 +124,7 @@ class LabellingFunction:
     `scope`: where its vote or abstention means something (e.g. "2+ orders" for the choice
     signatures, "has returned something" for a return reason); outside it the label model
     ignores it, so one fact (a single order) is not counted again by every function that
-    needs more orders. Default: everywhere its table is.
-
-    A function with `cause == ANY` may vote for any cause: its `rule` returns a cause index
-    per row (-1: abstain), e.g. the churn model's SHAP reason. `basis` names where its vote
-    comes from when that is not a table."""
+    needs more orders. Default: everywhere its table is."""
     name: str
     cause: str
     needs: tuple[str, ...]
@@ -138,7 +132,6 @@ class LabellingFunction:
     rule: Callable[[pd.DataFrame], np.ndarray]
     say: Callable[[pd.DataFrame], pd.Series]
     scope: Callable[[pd.DataFrame], np.ndarray] | None = None
-    basis: str = ""
 
     def available(self, tables: Iterable[str]) -> bool:
         tables = set(tables)
@@ -148,7 +141,7 @@ class LabellingFunction:
     def tables(self, tables: Iterable[str]) -> list[str]:
         """The tables that inform it for this shop (first available alternative per need)."""
         tables = set(tables)
-        out = [self.basis] if self.basis else []
+        out = []
         for need in self.needs:
             alt = next((a for a in need.split("|") if a.split(".")[0] in tables), None)
             if alt is not None:
@@ -158,11 +151,7 @@ class LabellingFunction:
     def apply(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
         if not self.available(tables):
             return np.full(len(frame), ABSTAIN, dtype=np.int64)
-        scope = self.in_scope(frame, tables)
-        if self.cause == ANY:
-            vote = np.asarray(self.rule(frame), dtype=np.int64)
-            return np.where(scope & (vote >= 0), vote, ABSTAIN).astype(np.int64)
-        fire = np.asarray(self.rule(frame), dtype=bool) & scope
+        fire = np.asarray(self.rule(frame), dtype=bool) & self.in_scope(frame, tables)
         return np.where(fire, IDX[self.cause], ABSTAIN).astype(np.int64)
 
     def in_scope(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
@@ -171,14 +160,6 @@ class LabellingFunction:
         if self.scope is None:
             return np.ones(len(frame), bool)
         return np.asarray(self.scope(frame), dtype=bool)
-
-
-def _shap_votes(f: pd.DataFrame) -> np.ndarray:
-    """The `shap_reason` column as cause indices; -1 where empty, unknown or absent."""
-    if "shap_reason" not in f.columns:
-        return np.full(len(f), ABSTAIN, dtype=np.int64)
-    reason = f["shap_reason"].astype(object).where(f["shap_reason"].notna(), "")
-    return reason.map(IDX).fillna(ABSTAIN).to_numpy(dtype=np.int64)
 
 
 def _days_since(f: pd.DataFrame) -> np.ndarray:
@@ -318,34 +299,18 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             lambda f: (c(f, "post_detail_choice") >= 1) | (c(f, "complaint_choice") >= 1),
             _say_topic("choice", "new-arrival"), known("post_detail_choice")),
         # price: sale periods, discounts, coupons, the cheap end
-        # a habit needs 2+ orders; a one-time buyer's single order in a sale week or on
-        # discount is a weaker hint (forgetful one-time buyers buy in sales too): their own
-        # functions, so the label model estimates each one's accuracy on its own
         LabellingFunction(
-            "sale_weeks", "price", ("orders",), "2+ orders, most in sale weeks",
+            "sale_weeks", "price", ("orders",), "most orders in sale weeks",
             lambda f: c(f, "sale_week_share") >= SALE_SHARE,
             lambda f: _pct(c(f, "sale_week_share")) + " of orders in sale weeks",
-            repeat(2, "sale_week_share")),
+            known("sale_week_share")),
         LabellingFunction(
-            "single_order_in_sale_week", "price", ("orders",),
-            "bought once, in a sale week",
-            lambda f: c(f, "sale_week_share") >= SALE_SHARE,
-            lambda f: pd.Series("the only order fell in a sale week", index=range(len(f))),
-            lambda f: (n(f) == 1) & known("sale_week_share")(f)),
-        LabellingFunction(
-            "discounts", "price", ("orders.discount",), "2+ orders, most on a real discount",
+            "discounts", "price", ("orders.discount",), "most orders on a real discount",
             lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
             & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
             lambda f: _pct(c(f, "discount_share")) + " of orders on discount (average "
             + _pct(c(f, "discount_depth")) + " off)",
-            repeat(2, "discount_share", "discount_depth")),
-        LabellingFunction(
-            "single_order_discounted", "price", ("orders.discount",),
-            "bought once, on a real discount",
-            lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
-            & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
-            lambda f: "the only order was " + _pct(c(f, "discount_depth")) + " off",
-            lambda f: (n(f) == 1) & known("discount_share", "discount_depth")(f)),
+            known("discount_share", "discount_depth")),
         LabellingFunction(
             "coupons", "price", ("events",),
             f"{COUPONS}+ coupons claimed, or one since the last order",
@@ -380,15 +345,6 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             lambda f: pd.Series("events mention moving or changed needs",
                                 index=range(len(f))),
             known("detail_other")),
-        # the older method: the cause family furthest above the typical leaver's in the churn
-        # model's SHAP values, passed in as `shap_reason` ("" where not computed). Strong on
-        # some shops, weak on others (without events it cannot see forgetting): the label
-        # model estimates, per shop, how often it names each cause for each true cause
-        LabellingFunction(
-            "shap_reason", ANY, (), "the churn model's SHAP reason (`shap_reason`)",
-            _shap_votes,
-            lambda f: "the churn model's drivers point at " + _text(f, "shap_reason"),
-            lambda f: _shap_votes(f) >= 0, basis="churn model (SHAP)"),
     )
 
 
