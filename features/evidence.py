@@ -279,6 +279,12 @@ def evidence(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
                       *[c for c in out.columns if c in texts])
 
 
+def vocabulary_with(extra: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """The built-in vocabulary plus a shop's own keywords per cause (params.yaml)."""
+    causes = dict.fromkeys([*DEFAULT_VOCABULARY, *extra])
+    return {c: (*DEFAULT_VOCABULARY.get(c, ()), *extra.get(c, ())) for c in causes}
+
+
 def with_evidence(features: ir.Table, ev: ir.Table) -> ir.Table:
     """`engine.build`'s table with the evidence columns joined on (customer_id, cutoff)."""
     out = features.left_join(ev, KEY)
