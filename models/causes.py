@@ -8,25 +8,33 @@ another. This module learns the cause by programmatic weak supervision:
    category spread, new arrivals, browsing without buying, thinning orders = choice; sale
    weeks, discounts, coupons, cheap end = price; "changed mind" = other). Each votes for its
    cause or abstains (-1); one whose table the shop lacks abstains everywhere. Thresholds are
-   generic and fixed (module constants), never fitted to a shop.
-2. **Label model** (`LabelModel`): EM with one accuracy parameter per function (Dawid-Skene
-   reduced to what a one-sided function can tell: how often it fires when its cause is true,
-   and when any other cause is), the class prior fixed to the domain shares. Each cause is
-   defined by its own functions only, so EM cannot relabel the causes (a full per-cause
-   confusion matrix let it turn "choice" into "bought in sales"), and a function may be no
-   worse than random for its cause (EM would otherwise flip a cause whose functions are weak
-   into "the customers none of them fire for"). A function counts only in its
-   *scope* (the choice signatures among customers with 2+ orders, a return reason among
-   customers who returned something): a single order is one fact, not one per function that
-   needs more orders. It estimates each function's accuracy on the shop's own customers; known
-   causes (`gold`) are clamped in EM. A cause no available function can vote for is off target
-   for every function: such causes keep their prior ratio and are reported as indistinct.
+   generic and fixed (module constants), never fitted to a shop. One more function is the
+   older method: the churn model's SHAP reason (`shap_reason`, passed in by the pipeline),
+   which may name any cause; it abstains where the column is absent or empty.
+2. **Label model** (`LabelModel`): Dawid-Skene EM with class-conditional error rates, the
+   class prior fixed to the domain shares. A one-sided function fires at its own rate on each
+   cause (a one-time buyer's sale-week order is common among forgetful leavers, rare among
+   dissatisfied ones); the SHAP function gets a confusion matrix (on a shop without events it
+   cannot see forgetting and names price or choice instead). Each cause stays defined by its
+   own functions: the SHAP function is measured against the causes they anchor, and no
+   function may be stronger evidence for another cause than for its own (a free confusion
+   matrix for every function let EM turn "choice" into "bought in sales"; a weak cause would
+   become "the customers none of its functions fire for"). What the domain notes say about
+   *who* leaves is fixed rather than estimated: "bought once" fires on price and other leavers
+   at its overall rate (all customers alike) and rarely on choice (2+ orders), and a
+   purchase's price facts fire on forgetful leavers at their overall rate. A function counts
+   only in its *scope* (the choice signatures among customers with 2+ orders, a return reason
+   among customers who returned something): one fact is one vote (a one-time buyer's order
+   in a sale week, on discount or at the cheap end is one function, not three). Known causes
+   (`gold`) are clamped in EM. A cause no one-sided function can vote for is off target for
+   every function: such causes keep their prior ratio and are reported as indistinct.
 3. **Discriminative model**: LightGBM multiclass (small, n_jobs=1) on churn features + cause
    evidence, fitted on the lapsed customers with the label model's probabilities as soft
    labels (each row once per cause, weighted by that cause's probability), so it generalises
    past the rules' coverage. Its probabilities are the five `p_<cause>`.
    Cross-fitted in 3 folds by customer: a training customer is explained by the fold model
-   that never saw them, anyone else by the mean of the fold models.
+   that never saw them, anyone else by one model fitted on all of them (each row goes through
+   one model: explain stays fast).
 4. **Confidence**: `reason_confidence` is the top probability mapped by isotonic regression,
    fitted on the out-of-fold probabilities against the chance that the reason is right:
    1/0 on gold rows when there are at least `MIN_GOLD_FOR_CALIBRATION` of them, otherwise the
@@ -54,6 +62,8 @@ CAUSES = ("forgot", "satisfaction", "choice", "price", "other")
 K = len(CAUSES)
 IDX = {c: i for i, c in enumerate(CAUSES)}
 ABSTAIN = -1
+#: the `cause` of a labelling function that may vote for any cause
+ANY = "any"
 #: shares of the causes among leavers (domain notes), the label model's class prior
 DEFAULT_PRIOR = {"forgot": 0.50, "satisfaction": 0.10, "choice": 0.15, "price": 0.20,
                  "other": 0.05}
@@ -61,13 +71,15 @@ PROBA_COLUMNS = [f"p_{c}" for c in CAUSES]
 EXPLAIN_COLUMNS = ["reason", "reason_confidence", *PROBA_COLUMNS, "reason_evidence",
                    "reason_basis"]
 MIN_GOLD_FOR_CALIBRATION = 50
+#: LightGBM threads at explain (the scoring machine's 2 cores)
+PREDICT_THREADS = 2
 _TEXT_COLUMNS = {"last_return_reason", "last_complaint_detail"}
 _NOT_FEATURES = {"customer_id", "cutoff", "split", "churned", "membership_tier"}
 
 # --- thresholds of the labelling functions: generic, from the domain notes, fixed ----------
 SILENT_AFTER_DAYS = 30      # silence only means something after a month
 MANY_CATEGORIES = 3         # "wide category spread"
-NEW_ARRIVAL_SHARE = 0.5     # most items were new arrivals
+NEW_ARRIVAL_SHARE = 0.25    # "chase new items": a quarter or more of the items new arrivals
 BROWSE_VISITS = 3           # still browsing after the last order
 GAPS_GROW = 1.5             # last gap 1.5x the earlier ones: orders thin out
 SALE_SHARE = 0.5            # most orders in sale weeks
@@ -77,6 +89,11 @@ COUPONS = 2                 # coupons claimed over the customer's life
 CHEAP_END = 0.7             # pays 70% or less of the category's mean price
 RETURN_RATE = 1 / 3         # a third or more of the orders returned
 RATING_DROP = 2.0           # latest rating two stars below their usual
+RARE = 0.02                 # firing rate of a function on a cause the domain rules out
+#: a purchase's price facts (sale week, discount, price point) say nothing about forgetting
+#: (silence after the order): forgetful one-time buyers buy in sales as often as anyone, so
+#: on forgot the price functions fire at their overall rate
+PRICE_FACT_NOT_ABOUT = ("forgot",)
 
 
 def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -124,7 +141,13 @@ class LabellingFunction:
     `scope`: where its vote or abstention means something (e.g. "2+ orders" for the choice
     signatures, "has returned something" for a return reason); outside it the label model
     ignores it, so one fact (a single order) is not counted again by every function that
-    needs more orders. Default: everywhere its table is."""
+    needs more orders. Default: everywhere its table is. `independent_of` and `rare_for` fix
+    its firing rate for some causes from the domain notes instead of letting EM estimate it
+    (e.g. "bought once" among price leavers: price applies to all customers alike).
+
+    A function with `cause == ANY` may vote for any cause: its `rule` returns a cause index
+    per row (-1: abstain), e.g. the churn model's SHAP reason. `basis` names where its vote
+    comes from when that is not a table."""
     name: str
     cause: str
     needs: tuple[str, ...]
@@ -132,6 +155,11 @@ class LabellingFunction:
     rule: Callable[[pd.DataFrame], np.ndarray]
     say: Callable[[pd.DataFrame], pd.Series]
     scope: Callable[[pd.DataFrame], np.ndarray] | None = None
+    basis: str = ""
+    #: causes it fires on at its overall rate in its scope (the fact says nothing about them)
+    independent_of: tuple[str, ...] = ()
+    #: causes it almost never fires on (`RARE`), from the domain notes
+    rare_for: tuple[str, ...] = ()
 
     def available(self, tables: Iterable[str]) -> bool:
         tables = set(tables)
@@ -141,7 +169,7 @@ class LabellingFunction:
     def tables(self, tables: Iterable[str]) -> list[str]:
         """The tables that inform it for this shop (first available alternative per need)."""
         tables = set(tables)
-        out = []
+        out = [self.basis] if self.basis else []
         for need in self.needs:
             alt = next((a for a in need.split("|") if a.split(".")[0] in tables), None)
             if alt is not None:
@@ -151,7 +179,11 @@ class LabellingFunction:
     def apply(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
         if not self.available(tables):
             return np.full(len(frame), ABSTAIN, dtype=np.int64)
-        fire = np.asarray(self.rule(frame), dtype=bool) & self.in_scope(frame, tables)
+        scope = self.in_scope(frame, tables)
+        if self.cause == ANY:
+            vote = np.asarray(self.rule(frame), dtype=np.int64)
+            return np.where(scope & (vote >= 0), vote, ABSTAIN).astype(np.int64)
+        fire = np.asarray(self.rule(frame), dtype=bool) & scope
         return np.where(fire, IDX[self.cause], ABSTAIN).astype(np.int64)
 
     def in_scope(self, frame: pd.DataFrame, tables: Iterable[str]) -> np.ndarray:
@@ -160,6 +192,19 @@ class LabellingFunction:
         if self.scope is None:
             return np.ones(len(frame), bool)
         return np.asarray(self.scope(frame), dtype=bool)
+
+
+#: what the SHAP reason can name: its "other" means no family stood out (below its
+#: `min_confidence`), an abstention by construction, not a sighting of the cause
+_SHAP_VOTES = {c: i for c, i in IDX.items() if c != "other"}
+
+
+def _shap_votes(f: pd.DataFrame) -> np.ndarray:
+    """The `shap_reason` column as cause indices; -1 where empty, "other", unknown or absent."""
+    if "shap_reason" not in f.columns:
+        return np.full(len(f), ABSTAIN, dtype=np.int64)
+    reason = f["shap_reason"].astype(object).where(f["shap_reason"].notna(), "")
+    return reason.map(_SHAP_VOTES).fillna(ABSTAIN).to_numpy(dtype=np.int64)
 
 
 def _days_since(f: pd.DataFrame) -> np.ndarray:
@@ -219,7 +264,10 @@ def _lfs() -> tuple[LabellingFunction, ...]:
         LabellingFunction(
             "one_order", "forgot", ("orders",), "bought exactly once",
             lambda f: n(f) == 1,
-            lambda f: "bought once, " + _n(_days_since(f)) + " days ago"),
+            lambda f: "bought once, " + _n(_days_since(f)) + " days ago",
+            # who leaves (domain notes): price and other among all customers alike, choice
+            # among customers with 2+ orders
+            independent_of=("price", "other"), rare_for=("choice",)),
         LabellingFunction(
             "silent_since_last_order", "forgot", ("events",),
             "no visit, e-mail open, click or coupon since the last order, never favourited",
@@ -271,7 +319,7 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             repeat(2, "distinct_categories")),
         LabellingFunction(
             "new_arrivals", "choice", ("order_items", "products"),
-            "2+ orders, mostly new arrivals",
+            "2+ orders, a quarter or more of the items new arrivals",
             lambda f: c(f, "new_arrival_share") >= NEW_ARRIVAL_SHARE,
             lambda f: _pct(c(f, "new_arrival_share")) + " of items were new arrivals",
             repeat(2, "new_arrival_share")),
@@ -298,19 +346,40 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             "new-arrival pages since the last order",
             lambda f: (c(f, "post_detail_choice") >= 1) | (c(f, "complaint_choice") >= 1),
             _say_topic("choice", "new-arrival"), known("post_detail_choice")),
-        # price: sale periods, discounts, coupons, the cheap end
+        # price: sale periods, discounts, coupons, the cheap end. A habit needs 2+ orders; a
+        # one-time buyer's single order in a sale week or on discount is a weaker hint
+        # (forgetful one-time buyers buy in sales too): a function of its own, whose accuracy
+        # the label model estimates on its own. One order is one fact: its sale week, its
+        # discount and its price point vote once, not three times
         LabellingFunction(
-            "sale_weeks", "price", ("orders",), "most orders in sale weeks",
+            "sale_weeks", "price", ("orders",), "2+ orders, most in sale weeks",
             lambda f: c(f, "sale_week_share") >= SALE_SHARE,
             lambda f: _pct(c(f, "sale_week_share")) + " of orders in sale weeks",
-            known("sale_week_share")),
+            repeat(2, "sale_week_share"),
+            independent_of=PRICE_FACT_NOT_ABOUT),
         LabellingFunction(
-            "discounts", "price", ("orders.discount",), "most orders on a real discount",
+            "single_order_on_sale", "price", ("orders",),
+            "bought once: in a sale week, on a real discount or at the cheap end",
+            lambda f: (c(f, "sale_week_share") >= SALE_SHARE)
+            | ((c(f, "discount_share") >= DISCOUNT_SHARE)
+               & (c(f, "discount_depth") >= DISCOUNT_DEPTH))
+            | (c(f, "price_ratio") <= CHEAP_END),
+            lambda f: pd.Series(np.select(
+                [c(f, "sale_week_share") >= SALE_SHARE, c(f, "discount_depth") >= DISCOUNT_DEPTH],
+                ["the only order fell in a sale week",
+                 "the only order was " + _pct(c(f, "discount_depth")).to_numpy() + " off"],
+                "the only order was at " + _pct(c(f, "price_ratio")).to_numpy()
+                + " of the category's price")),
+            lambda f: (n(f) == 1) & known("sale_week_share")(f),
+            independent_of=PRICE_FACT_NOT_ABOUT),
+        LabellingFunction(
+            "discounts", "price", ("orders.discount",), "2+ orders, most on a real discount",
             lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
             & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
             lambda f: _pct(c(f, "discount_share")) + " of orders on discount (average "
             + _pct(c(f, "discount_depth")) + " off)",
-            known("discount_share", "discount_depth")),
+            repeat(2, "discount_share", "discount_depth"),
+            independent_of=PRICE_FACT_NOT_ABOUT),
         LabellingFunction(
             "coupons", "price", ("events",),
             f"{COUPONS}+ coupons claimed, or one since the last order",
@@ -320,10 +389,11 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             known("coupon_claims")),
         LabellingFunction(
             "cheap_end", "price", ("order_items", "products"),
-            "pays 70% or less of the category's mean price",
+            "2+ orders, pays 70% or less of the category's mean price",
             lambda f: c(f, "price_ratio") <= CHEAP_END,
             lambda f: "buys at " + _pct(c(f, "price_ratio")) + " of the category's price",
-            known("price_ratio")),
+            repeat(2, "price_ratio"),
+            independent_of=PRICE_FACT_NOT_ABOUT),
         LabellingFunction(
             "return_reason_price", "price", ("returns",), "a return reason about price",
             lambda f: c(f, "return_reason_price") >= 1, _say_reason("price"),
@@ -345,6 +415,15 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             lambda f: pd.Series("events mention moving or changed needs",
                                 index=range(len(f))),
             known("detail_other")),
+        # the older method: the cause family furthest above the typical leaver's in the churn
+        # model's SHAP values, passed in as `shap_reason` ("" where not computed). Strong on
+        # some shops, weak on others (without events it cannot see forgetting): the label
+        # model estimates, per shop, how often it names each cause for each true cause
+        LabellingFunction(
+            "shap_reason", ANY, (), "the churn model's SHAP reason (`shap_reason`)",
+            _shap_votes,
+            lambda f: "the churn model's drivers point at " + _text(f, "shap_reason"),
+            lambda f: _shap_votes(f) >= 0, basis="churn model (SHAP)"),
     )
 
 
@@ -372,6 +451,19 @@ def lf_scopes(frame: pd.DataFrame, tables: Iterable[str],
     return np.column_stack([lf.in_scope(frame, tables) for lf in lfs])
 
 
+def fixed_rates(lfs: list[LabellingFunction], L: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Per function and cause, the firing rate the domain notes fix (NaN: EM estimates it):
+    its rate over its scope for `independent_of`, `RARE` for `rare_for`."""
+    out = np.full((len(lfs), K), np.nan)
+    for j, lf in enumerate(lfs):
+        if lf.cause == ANY:
+            continue
+        if S[:, j].any():
+            out[j, [IDX[c] for c in lf.independent_of]] = (L[S[:, j], j] >= 0).mean()
+        out[j, [IDX[c] for c in lf.rare_for]] = RARE
+    return out
+
+
 def available_tables(tables: Mapping[str, object]) -> set[str]:
     """Table names plus `table.column` for each column (what `needs` may name)."""
     out = set()
@@ -384,19 +476,38 @@ def available_tables(tables: Mapping[str, object]) -> set[str]:
 # --- label model ------------------------------------------------------------------------------
 @dataclass
 class LabelModel:
-    """EM over labelling functions' votes with a fixed class prior (Dawid-Skene with one
-    accuracy parameter per function, as in Snorkel-style label models).
+    """EM over labelling functions' votes with a fixed class prior (Dawid-Skene with
+    class-conditional error rates, constrained so that each cause stays defined by its own
+    functions).
 
-    A one-sided function j (it only ever votes for cause c) fires with probability `rho_on[j]`
-    when the cause is c and `rho_off[j]` when it is any other cause: abstaining is informative,
-    and every cause is defined by its own functions only, so EM cannot relabel the causes. A
-    function voting for several causes fires with a cause-independent probability and is right
-    with probability `acc[j]`, wrong votes spread evenly. A cause no function votes for is
-    "off target" for every function: such causes share one likelihood and keep their prior
-    ratio (they cannot be told apart). `phi[j, y, v]`: P(vote v - 1 | cause y), v = 0 abstain.
+    A one-sided function j (it only ever votes for cause c) fires with probability
+    `rho[j, c]` when the cause is c and `rho[j, y]` when it is another cause y: abstaining is
+    informative, and a function may fire on one wrong cause more than on another (a sale-week
+    order is common among forgetful one-time buyers, rarer among the dissatisfied). The
+    off-target rates are shrunk towards the function's pooled off-target rate by `shrinkage`
+    pseudo-rows, so a small cause borrows strength, and may not exceed the on-target rate: a
+    function is never evidence *against* its own cause and for another (no worse than random,
+    the usual identifiability assumption); one that fires less on its cause than off it becomes
+    uninformative. Every cause is defined by its own functions only, so EM cannot relabel the
+    causes (a free per-cause confusion matrix let it turn "choice" into "bought in sales").
+
+    A function voting for several causes (the SHAP reason) gets a confusion matrix within its
+    scope, P(vote v | cause y), shrunk towards "right with one accuracy, wrong votes spread
+    evenly", with the same constraint per vote (a vote for v is never stronger evidence for
+    another cause than for v). It is left out of the starting posterior: the causes are first
+    anchored by the one-sided functions, then its confusion is measured against them. Where it
+    abstains within its scope, it does so at one cause-independent rate.
+
+    A cause no one-sided function votes for (and no gold row names) is "off target" for every
+    function: such causes share one set of rates and keep their prior ratio (they cannot be
+    told apart). `phi[j, y, v]`: P(vote v - 1 | cause y), v = 0 abstain; after the constraint a
+    multi-cause function's rows need not sum to one exactly (only ratios within a vote matter).
     """
     prior: np.ndarray
     smoothing: float = 2.0
+    #: pseudo-rows pulling a cause's own error rates towards the function's pooled ones
+    shrinkage: float = 50.0
+    class_conditional: bool = True
     init_accuracy: float = 0.7
     max_iter: int = 500
     tol: float = 1e-6
@@ -406,6 +517,8 @@ class LabelModel:
     targets: list[np.ndarray] = field(default_factory=list)
     #: per function, the causes' shares among the rows in its scope
     class_mass: np.ndarray | None = None
+    #: per function and cause, a firing rate known beforehand (NaN: estimated)
+    fixed: np.ndarray | None = None
     n_iter: int = 0
 
     @staticmethod
@@ -425,67 +538,118 @@ class LabelModel:
         p = np.exp(logp)
         return p / p.sum(axis=1, keepdims=True)
 
+    def _multi(self, j: int) -> bool:
+        return len(self.targets[j]) > 1
+
     def _init_posterior(self, L: np.ndarray) -> np.ndarray:
-        """Votes weighted by one assumed accuracy, abstentions ignored: anchors each cause to
-        the functions voting for it before EM."""
+        """One-sided votes weighted by one assumed accuracy, abstentions ignored: anchors each
+        cause to the functions voting for it before EM."""
         k = len(self.prior)
         a = self.init_accuracy
         logp = np.tile(np.log(self.prior), (len(L), 1))
         for j in np.where(self.active)[0]:
+            if self._multi(j):
+                continue
             voted = L[:, j] >= 0
             hit = np.zeros((voted.sum(), k), bool)
             hit[np.arange(voted.sum()), L[voted, j]] = True
             logp[voted] += np.where(hit, np.log(a), np.log((1 - a) / (k - 1)))
         return self._normalise(logp)
 
-    def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray) -> np.ndarray:
+    def _one_sided(self, c: int, fires: np.ndarray, mass: np.ndarray,
+                   coverage: float, fixed: np.ndarray) -> np.ndarray:
+        """Firing rate per cause of a function voting for c (fires, mass: per cause); `fixed`:
+        rates known from the domain (NaN: estimate), which the others are estimated around."""
+        # an indistinct cause keeps the shared rates: the causes no function can see stay
+        # at their prior ratio
+        known = ~np.isnan(fixed) & self.observable
+        fires, mass = fires.copy(), mass.copy()
+        fires[known], mass[known] = 0.0, 0.0
+        s = self.smoothing
+        on = (fires[c] + s * coverage) / (mass[c] + s)
+        off = (fires.sum() - fires[c] + s * coverage) / (mass.sum() - mass[c] + s)
+        if on < off:
+            # no worse than random: EM may not turn a function against its own cause, it
+            # becomes uninformative instead
+            return np.full(len(mass), coverage)
+        rho = np.full(len(mass), off)
+        if self.class_conditional:
+            own = self.observable.copy()
+            own[c] = False
+            rho[own] = np.minimum(
+                (fires[own] + self.shrinkage * off) / (mass[own] + self.shrinkage), on)
+        rho[c] = on
+        return np.where(known, fixed, rho)
+
+    def _confusion(self, t: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """P(vote | cause, it votes) of a multi-cause function voting for `t` (k x k)."""
         k = len(self.prior)
         s = self.smoothing
+        n = counts.sum()
+        acc = (np.trace(counts) + s * self.init_accuracy) / (n + s)
+        acc = max(acc, 1 / len(t))
+        base = np.zeros((k, k))
+        for y in range(k):
+            if y in t:
+                base[y, t] = (1 - acc) / (len(t) - 1)
+                base[y, y] = acc
+            else:
+                base[y, t] = 1 / len(t)
+        if not self.class_conditional:
+            return base
+        h = self.shrinkage
+        conf = (counts + h * base) / (counts.sum(axis=1, keepdims=True) + h)
+        tied = ~self.observable
+        if tied.any():
+            conf[tied] = ((counts[tied].sum(axis=0) + h * base[tied].mean(axis=0))
+                          / (counts[tied].sum() + h))
+        for v in t:  # a vote for v is never stronger evidence for another cause than for v
+            if self.observable[v]:
+                others = np.arange(k) != v
+                conf[others, v] = np.minimum(conf[others, v], conf[v, v])
+        return conf
+
+    def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray) -> np.ndarray:
+        k = len(self.prior)
         phi = np.zeros((L.shape[1], k, k + 1))
         phi[:, :, 0] = 1.0  # a silent function always abstains
         for j in np.where(self.active)[0]:
-            fire = L[S[:, j], j] >= 0
+            votes = L[S[:, j], j]
             q_j = q[S[:, j]]
+            fire = votes >= 0
             coverage = fire.mean()
             t = self.targets[j]
-            if len(t) == 1:
-                c = t[0]
-                on = q_j[:, c]
-                rho_on = ((on * fire).sum() + s * coverage) / (on.sum() + s)
-                rho_off = (((1 - on) * fire).sum() + s * coverage) / ((1 - on).sum() + s)
-                if rho_on < rho_off:
-                    # no worse than random (the usual identifiability assumption): EM may not
-                    # turn a function against its own cause, it becomes uninformative instead
-                    rho_on = rho_off = coverage
-                phi[j, :, 0] = 1 - rho_off
-                phi[j, :, c + 1] = rho_off
-                phi[j, c, 0] = 1 - rho_on
-                phi[j, c, c + 1] = rho_on
+            if not self._multi(j):
+                rho = self._one_sided(t[0], q_j[fire].sum(axis=0), q_j.sum(axis=0), coverage,
+                                      self.fixed[j])
+                phi[j, :, 0] = 1 - rho
+                phi[j, :, t[0] + 1] = rho
             else:
-                right = q_j[fire, L[S[:, j], j][fire]].sum()
-                acc = max((right + s * self.init_accuracy) / (fire.sum() + s), 1 / len(t))
-                for y in range(k):
-                    phi[j, y, 0] = 1 - coverage
-                    if y in t:
-                        phi[j, y, t + 1] = coverage * (1 - acc) / (len(t) - 1)
-                        phi[j, y, y + 1] = coverage * acc
-                    else:
-                        phi[j, y, t + 1] = coverage / len(t)
+                counts = q_j[fire].T @ np.eye(k)[votes[fire]]
+                phi[j, :, 0] = 1 - coverage
+                phi[j, :, 1:] = coverage * self._confusion(t, counts)
         return phi
 
     def fit(self, L: np.ndarray, gold: np.ndarray | None = None,
-            scope: np.ndarray | None = None) -> LabelModel:
+            scope: np.ndarray | None = None, fixed: np.ndarray | None = None) -> LabelModel:
         """`L`: n x m votes (-1 abstain); `gold`: known cause index or -1 per row; `scope`:
-        n x m booleans, where a vote or abstention counts (default everywhere)."""
+        n x m booleans, where a vote or abstention counts (default everywhere); `fixed`: m x k
+        firing rates known beforehand (NaN: estimate; one-sided functions only)."""
         L = np.asarray(L, dtype=np.int64)
         S = self._scope(L, scope)
         L = np.where(S, L, ABSTAIN)
         k = len(self.prior)
+        self.fixed = (np.full((L.shape[1], k), np.nan) if fixed is None
+                      else np.asarray(fixed, float))
         self.prior = np.asarray(self.prior, float) / np.sum(self.prior)
-        self.active = (L >= 0).any(axis=0) & (S & (L < 0)).any(axis=0)
         self.targets = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
+        # informative: it fires, and abstains somewhere in its scope or names several causes
+        self.active = np.array([len(t) > 1 or (len(t) == 1 and (S[:, j] & (L[:, j] < 0)).any())
+                                for j, t in enumerate(self.targets)], dtype=bool)
         self.observable = np.zeros(k, bool)
-        self.observable[np.unique(L[L >= 0])] = True
+        for j in np.where(self.active)[0]:
+            if not self._multi(j):
+                self.observable[self.targets[j]] = True
         gold = None if gold is None else np.asarray(gold, dtype=np.int64)
         known = None if gold is None else gold >= 0
         q = self._init_posterior(L)
@@ -527,8 +691,8 @@ class LabelModel:
 # --- discriminative model ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class CauseParams:
-    n_estimators: int = 150
-    learning_rate: float = 0.05
+    n_estimators: int = 60      # x 5 causes x 3 folds trees per row at explain: keep it small
+    learning_rate: float = 0.1
     num_leaves: int = 15
     min_child_samples: int = 20
     max_rows: int = 60_000
@@ -563,8 +727,11 @@ def _fit_classifier(X: pd.DataFrame, Q: np.ndarray, seed: int, p: CauseParams):
     return clf
 
 
-def _proba(clf, X: pd.DataFrame) -> np.ndarray:
-    p = clf.predict_proba(X)
+def _proba(clf, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    p = clf.booster_.predict(X, num_threads=PREDICT_THREADS)
+    if p.ndim == 1:  # a model that saw one class only
+        p = p[:, None]
     out = np.zeros((len(X), K))
     out[:, np.asarray(clf.classes_, dtype=int)] = p
     return out
@@ -607,8 +774,9 @@ def gold_vector(frame: pd.DataFrame, gold: pd.DataFrame | None) -> np.ndarray:
 class CauseModel:
     """The fitted cause model. `classifiers[k]` was trained without fold k of the training
     customers: a training customer is predicted by the model that never saw them (their
-    probabilities are out of fold, like the confidence calibration), anyone else by the mean
-    of all of them."""
+    probabilities are out of fold, like the confidence calibration), anyone else by
+    `classifier`, fitted on all of them (one model per row keeps explain fast), or by the mean
+    of the fold models when there is none."""
     label_model: LabelModel
     classifiers: list
     features: list[str]
@@ -621,6 +789,7 @@ class CauseModel:
     lf_accuracy: dict[str, float] = field(default_factory=dict)
     lf_coverage: dict[str, float] = field(default_factory=dict)
     calibrated_on: str = "label_model"
+    classifier: object | None = None
     train_rows: int = 0
     train_customers: frozenset[str] = frozenset()
     fold_seed: int = 0
@@ -629,22 +798,29 @@ class CauseModel:
     def lfs(self) -> list[LabellingFunction]:
         return [LF_BY_NAME[n] for n in self.lf_names]
 
-    def _X(self, frame: pd.DataFrame) -> pd.DataFrame:
-        X = pd.DataFrame({c: _col(frame, c) for c in self.features}, index=frame.index)
-        return X.reset_index(drop=True)
+    def _X(self, frame: pd.DataFrame) -> np.ndarray:
+        if not self.features:
+            return np.empty((len(frame), 0))
+        return np.column_stack([_col(frame, c) for c in self.features])
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """n x 5 cause probabilities (CAUSES order) from the discriminative models."""
         X = self._X(frame)
         models = [(k, clf) for k, clf in enumerate(self.classifiers) if clf is not None]
-        P = np.mean([_proba(clf, X) for _, clf in models], axis=0)
+        P = np.zeros((len(X), K))
+        rest = np.ones(len(X), bool)  # each row goes through the models it needs, only
         if "customer_id" in frame.columns and self.train_customers:
             seen = frame["customer_id"].astype(str).isin(self.train_customers).to_numpy()
             fold = _folds(frame, len(self.classifiers), self.fold_seed)
             for k, clf in models:
                 rows = seen & (fold == k)
                 if rows.any():
-                    P[rows] = _proba(clf, X[rows].reset_index(drop=True))
+                    P[rows] = _proba(clf, X[rows])
+                    rest &= ~rows
+        if rest.any():
+            Xr = X if rest.all() else X[rest]
+            P[rest] = (_proba(self.classifier, Xr) if self.classifier is not None
+                       else np.mean([_proba(clf, Xr) for _, clf in models], axis=0))
         return P
 
     def label_model_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -665,7 +841,9 @@ class CauseModel:
                             "reason_confidence": np.round(self.confidence(P.max(axis=1)), 4)})
         for i, c in enumerate(CAUSES):
             out[f"p_{c}"] = np.round(P[:, i], 4)
-        L = apply_lfs(frame, self.tables, self.lfs)
+        # what the label model learnt from: a function silent or uninformative in training
+        # (e.g. no SHAP reason then) is no evidence now
+        L = np.where(self.label_model.active, apply_lfs(frame, self.tables, self.lfs), ABSTAIN)
         out["reason_evidence"] = evidence_sentences(frame, reason, L, self.lfs).to_numpy()
         out["reason_basis"] = reason_basis(reason, L, self.lfs, self.tables,
                                            self.indistinct).to_numpy()
@@ -682,48 +860,60 @@ class CauseModel:
                              for n in self.lf_names])
 
 
+def _index(reason: np.ndarray) -> np.ndarray:
+    """Cause names as indices (-2 for anything else, never equal to a vote)."""
+    return pd.Series(np.asarray(reason, dtype=object)).map(IDX).fillna(-2).to_numpy(np.int64)
+
+
 def evidence_sentences(frame: pd.DataFrame, reason: np.ndarray, L: np.ndarray,
                        lfs: list[LabellingFunction]) -> pd.Series:
-    """What the reason's fired functions saw, in words, "; "-joined (vectorised per function).
-    Without a fired function: what is known and that the cause was inferred."""
+    """What the reason's fired functions saw, in words, "; "-joined, each sentence once
+    (vectorised per function). Without a fired function: what is known and that the cause was
+    inferred."""
     f = frame.reset_index(drop=True)
-    parts: list[list[str]] = [[] for _ in range(len(f))]
-    reason = np.asarray(reason)
+    reason = np.asarray(reason, dtype=object)
+    want = _index(reason)
+    out = np.full(len(f), "", dtype=object)
+    said: list[np.ndarray] = []
     for j, lf in enumerate(lfs):
-        rows = np.where((L[:, j] >= 0) & (reason == lf.cause))[0]
+        rows = np.where((L[:, j] >= 0) & (L[:, j] == want))[0]
         if len(rows) == 0:
             continue
-        texts = lf.say(f.iloc[rows].reset_index(drop=True))
-        for r, t in zip(rows, np.asarray(texts, dtype=object), strict=True):
-            if t and t not in parts[r]:
-                parts[r].append(t)
-    orders, days = _orders(f), _days_since(f)
-    out = []
-    for i, p in enumerate(parts):
-        if p:
-            out.append("; ".join(p))
-            continue
-        n_txt = "bought once" if orders[i] == 1 else f"{orders[i]:.0f} orders"
-        d_txt = f", last {days[i]:.0f} days ago" if not np.isnan(days[i]) else ""
-        if reason[i] == "other":
-            out.append(f"{n_txt}{d_txt}; no sign of forgetting, dissatisfaction, choice or "
-                       "price")
-        else:
-            out.append(f"{n_txt}{d_txt}; no direct sign, inferred from similar leavers")
+        text = pd.Series(np.asarray(lf.say(f.iloc[rows].reset_index(drop=True)), dtype=object)
+                         ).fillna("").astype(str).to_numpy(dtype=object)
+        for earlier in said:  # a sentence another function already gave
+            text = np.where(text == earlier[rows], "", text)
+        column = np.full(len(f), "", dtype=object)
+        column[rows] = text
+        said.append(column)
+        now = out[rows]
+        out[rows] = np.where(text == "", now, np.where(now == "", text, now + "; " + text))
+    empty = out == ""
+    if empty.any():
+        e = f[empty].reset_index(drop=True)
+        orders, days = _orders(e), _days_since(e)
+        n_txt = np.where(orders == 1, "bought once", (_n(orders) + " orders").to_numpy())
+        d_txt = np.where(np.isnan(days), "", (", last " + _n(days) + " days ago").to_numpy())
+        tail = np.where(reason[empty] == "other",
+                        "; no sign of forgetting, dissatisfaction, choice or price",
+                        "; no direct sign, inferred from similar leavers")
+        out[empty] = n_txt.astype(object) + d_txt.astype(object) + tail.astype(object)
     return pd.Series(out, index=frame.index, dtype="string")
 
 
 def reason_basis(reason: np.ndarray, L: np.ndarray, lfs: list[LabellingFunction],
                  tables: Iterable[str], indistinct: tuple[str, ...]) -> pd.Series:
     """The tables whose evidence voted for the reason; the causes these tables can't tell
-    apart, when there are any."""
+    apart, when there are any (vectorised: one bit per source)."""
     tables = set(tables)
-    reason = np.asarray(reason)
-    used: list[set[str]] = [set() for _ in range(len(reason))]
+    want = _index(reason)
+    sources = sorted({t for lf in lfs for t in lf.tables(tables)})
+    bit = {t: 1 << i for i, t in enumerate(sources)}
+    mask = np.zeros(len(want), dtype=np.int64)
     for j, lf in enumerate(lfs):
-        src = lf.tables(tables)
-        for r in np.where((L[:, j] >= 0) & (reason == lf.cause))[0]:
-            used[r].update(src)
+        b = sum(bit[t] for t in set(lf.tables(tables)))
+        if b:
+            mask[(L[:, j] >= 0) & (L[:, j] == want)] |= b
     note = ""
     if indistinct:
         missing = sorted({alt.split(".")[0] for lf in LABELLING_FUNCTIONS
@@ -733,9 +923,9 @@ def reason_basis(reason: np.ndarray, L: np.ndarray, lfs: list[LabellingFunction]
                 else f"{', '.join(indistinct)} cannot be told apart")
         note = (f"; {what} with these tables"
                 + (f" (needs {', '.join(missing)})" if missing else ""))
-    out = [(", ".join(sorted(u)) if u else "similar leavers (no direct evidence)") + note
-           for u in used]
-    return pd.Series(out, dtype="string")
+    words = {m: (", ".join(t for t in sources if m & bit[t])
+                 or "similar leavers (no direct evidence)") + note for m in np.unique(mask)}
+    return pd.Series(pd.Series(mask).map(words).to_numpy(dtype=object), dtype="string")
 
 
 def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
@@ -763,7 +953,7 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
     S = lf_scopes(train, tables, lfs)
     g = gold_vector(train, gold)
     pi = np.array([float(prior.get(c, 0.0)) for c in CAUSES]) + 1e-6
-    lm = LabelModel(prior=pi).fit(L, g, S)
+    lm = LabelModel(prior=pi).fit(L, g, S, fixed_rates(lfs, L, S))
     Q = lm.predict_proba(L, S)
     known = g >= 0
     Q[known] = np.eye(K)[g[known]]
@@ -784,6 +974,9 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
     if all(c is None for c in classifiers):  # too few customers for folds: one model
         classifiers = [_fit_classifier(X, Q, seed, params)]
         oof = _proba(classifiers[0], X)
+        full = None
+    else:
+        full = _fit_classifier(X, Q, seed, params)
     top = oof.argmax(axis=1)
     conf = oof.max(axis=1)
     if known.sum() >= MIN_GOLD_FOR_CALIBRATION:
@@ -804,13 +997,13 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
         indistinct=tuple(c for c, seen in zip(CAUSES, observable, strict=True) if not seen),
         lf_accuracy={lf.name: float(a) for lf, a in zip(lfs, acc, strict=True)},
         lf_coverage={lf.name: float((L[:, j] >= 0).mean()) for j, lf in enumerate(lfs)},
-        calibrated_on=on, train_rows=len(train), fold_seed=seed,
+        calibrated_on=on, train_rows=len(train), fold_seed=seed, classifier=full,
         train_customers=(frozenset(train["customer_id"].astype(str))
                          if "customer_id" in train.columns and len(classifiers) > 1
                          else frozenset()))
 
 
-__all__ = ["CAUSES", "DEFAULT_PRIOR", "EXPLAIN_COLUMNS", "LABELLING_FUNCTIONS", "CauseModel",
-           "CauseParams", "LabelModel", "LabellingFunction", "apply_lfs", "available_tables",
-           "evidence_sentences", "fit_cause_model", "gold_vector", "lf_scopes", "model_features",
-           "reason_basis"]
+__all__ = ["ANY", "CAUSES", "DEFAULT_PRIOR", "EXPLAIN_COLUMNS", "LABELLING_FUNCTIONS", "RARE",
+           "CauseModel", "CauseParams", "LabelModel", "LabellingFunction", "apply_lfs",
+           "available_tables", "evidence_sentences", "fit_cause_model", "fixed_rates",
+           "gold_vector", "lf_scopes", "model_features", "reason_basis"]

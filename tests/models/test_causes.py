@@ -12,15 +12,19 @@ import pytest
 from features.engine import build
 from features.evidence import evidence, with_evidence
 from models.causes import (
+    ANY,
     CAUSES,
     DEFAULT_PRIOR,
     EXPLAIN_COLUMNS,
     LF_BY_NAME,
+    RARE,
     LabelModel,
     apply_lfs,
     available_tables,
     fit_cause_model,
+    fixed_rates,
     gold_vector,
+    lf_scopes,
 )
 
 ALL_TABLES = {"orders", "order_items", "products", "returns", "reviews", "events"}
@@ -71,9 +75,35 @@ def test_a_function_abstains_where_its_table_is_missing():
 
 def test_functions_vote_only_for_their_cause_or_abstain(shop):
     tables, frame = shop
+    frame = frame.assign(shap_reason=np.resize(["forgot", "price", "other", "", "choice"],
+                                               len(frame)))
     L = apply_lfs(frame, available_tables(tables))
     for j, lf in enumerate(LF_BY_NAME.values()):
+        if lf.cause == ANY:  # the SHAP reason: any cause it names, except its "other"
+            assert set(np.unique(L[:, j])) == {-1, 0, 2, 3}, lf.name
+            continue
         assert set(np.unique(L[:, j])) <= {-1, CAUSES.index(lf.cause)}, lf.name
+
+
+def test_the_shap_function_votes_its_reason_and_abstains_without_one():
+    shap = LF_BY_NAME["shap_reason"]
+    frame = pd.DataFrame({"shap_reason": ["price", "", None, "other", "forgot", "bogus"]})
+    assert apply_lfs(frame, {"orders"}, [shap])[:, 0].tolist() == [
+        CAUSES.index("price"), -1, -1, -1, CAUSES.index("forgot"), -1]
+    # no column (the pipeline did not compute SHAP reasons): it abstains everywhere, and
+    # counts nowhere
+    bare = frame.drop(columns="shap_reason")
+    assert (apply_lfs(bare, ALL_TABLES, [shap]) == -1).all()
+    assert not lf_scopes(bare, ALL_TABLES, [shap]).any()
+
+
+def test_a_model_fitted_without_shap_reasons_ignores_them(model, shop):
+    _, frame = shop
+    rows = lapsed(frame)
+    assert model.summary().set_index("function").loc["shap_reason", "coverage"] == 0
+    plain = model.explain(rows)
+    told = model.explain(rows.assign(shap_reason="satisfaction"))
+    pd.testing.assert_frame_equal(plain, told)
 
 
 # --- label model ------------------------------------------------------------------------------
@@ -103,6 +133,56 @@ def test_label_model_recovers_known_accuracies():
     # and its posterior beats both the majority cause and a plain vote
     q = lm.predict_proba(L)
     assert (q.argmax(1) == y).mean() > max(prior.max(), 0.6)
+
+
+def test_label_model_learns_which_wrong_cause_a_function_fires_on():
+    """Class-conditional error rates: a price signature that fires on 40% of forgetful leavers
+    (a one-time buyer's order in a sale week) and 5% of the others is learnt as such, and a
+    function naming any cause (the SHAP reason) gets its own confusion matrix."""
+    rng = np.random.default_rng(2)
+    n = 30_000
+    prior = np.array([DEFAULT_PRIOR[c] for c in CAUSES])
+    y = rng.choice(len(CAUSES), n, p=prior)
+    FG, SA, CH, PR, OT = range(len(CAUSES))
+    rates = [  # (cause, P(fires | each true cause))
+        (FG, [0.9, 0.05, 0.05, 0.6, 0.6]), (FG, [0.6, 0.05, 0.05, 0.05, 0.05]),
+        (SA, [0.03, 0.6, 0.03, 0.03, 0.03]), (SA, [0.05, 0.5, 0.05, 0.05, 0.05]),
+        (CH, [0.1, 0.1, 0.7, 0.1, 0.1]), (CH, [0.1, 0.1, 0.5, 0.1, 0.1]),
+        (PR, [0.4, 0.05, 0.05, 0.8, 0.05]), (PR, [0.05, 0.05, 0.05, 0.6, 0.05]),
+        (OT, [0.03, 0.03, 0.03, 0.03, 0.4])]
+    columns = [np.where(rng.random(n) < np.asarray(r)[y], cause, -1) for cause, r in rates]
+    # the SHAP reason: right 80% of the time, but a forgetful leaver is named price 40%
+    confusion = np.full((5, 4), 0.2 / 3)
+    confusion[np.arange(4), np.arange(4)] = 0.8
+    confusion[FG] = [0.5, 0.05, 0.05, 0.4]
+    confusion[OT] = 0.25
+    u = rng.random(n)[:, None] > np.cumsum(confusion[y], axis=1)
+    columns.append(u.sum(axis=1))
+    L = np.column_stack(columns)
+    lm = LabelModel(prior=prior).fit(L)
+    assert lm.active.all()
+    price = lm.phi[6, :, PR + 1]
+    assert abs(price[FG] - 0.4) < 0.05 and abs(price[PR] - 0.8) < 0.05, price
+    assert (np.abs(price[[SA, CH, OT]] - 0.05) < 0.05).all(), price
+    shap = lm.phi[-1, :, 1:5]  # votes forgot, satisfaction, choice, price
+    assert abs(shap[FG, PR] - 0.4) < 0.06 and abs(shap[PR, PR] - 0.8) < 0.06, shap
+    assert (lm.predict_proba(L).argmax(1) == y).mean() > 0.85
+    # the symmetric model (one shared off-target rate, one accuracy) gets this less right
+    flat = LabelModel(prior=prior, class_conditional=False).fit(L)
+    assert (flat.predict_proba(L).argmax(1) == y).mean() < (lm.predict_proba(L).argmax(1)
+                                                           == y).mean()
+
+
+def test_domain_rates_stay_fixed():
+    """"Bought once" fires on price and other leavers at its overall rate (they are all
+    customers alike) and rarely on choice (customers with 2+ orders)."""
+    frame = pd.DataFrame({"ev_orders": [1.0, 1.0, 2.0, 3.0], "frequency": [1.0] * 4})
+    lfs = [LF_BY_NAME["one_order"], LF_BY_NAME["returned_last_orders"]]
+    L = apply_lfs(frame, {"orders"}, lfs)
+    fixed = fixed_rates(lfs, L, lf_scopes(frame, {"orders"}, lfs))
+    assert fixed[0, CAUSES.index("price")] == fixed[0, CAUSES.index("other")] == 0.5
+    assert fixed[0, CAUSES.index("choice")] == RARE
+    assert np.isnan(fixed[0, CAUSES.index("forgot")]) and np.isnan(fixed[1]).all()
 
 
 def test_label_model_clamps_gold_and_keeps_unobservable_causes_at_their_prior_ratio():
@@ -254,10 +334,12 @@ def test_reason_confidence_is_calibrated_on_a_generated_shop():
     right = (out["reason"] == rows["cause"][~known]).to_numpy()
     table, ece = reliability(out["reason_confidence"].to_numpy(), right)
     assert ece < 0.06, table
-    # each well-filled bin on the diagonal within sampling error (3 standard errors)
+    # each well-filled bin on the diagonal within sampling error (3 standard errors); the
+    # model is right for ~9 in 10 leavers here, so most rows fill the top bin
     big = table[table.n >= 40]
     error = 3 * np.sqrt(big.accuracy * (1 - big.accuracy) / big.n)
-    assert len(big) >= 3
+    assert len(big) >= 2
+    assert big.accuracy.iloc[-1] > big.accuracy.iloc[0] + 0.2, table
     assert ((big.conf - big.accuracy).abs() < np.maximum(error, 0.1)).all(), table
 
 
