@@ -59,11 +59,9 @@ SCENARIOS = {"all": None, "orders+items+products+returns": ("orders", "order_ite
 
 def generators() -> dict:
     """name -> generate(customers, seed) for the generators this checkout has."""
+    from shops.retail import ShopConfig, generate
+
     out = {}
-    try:
-        from shops.retail import ShopConfig, generate
-    except ImportError:  # before the move to shops/
-        from pipeline.synth import ShopConfig, generate
     out["retail"] = lambda n, seed: generate(ShopConfig(customers=n, seed=seed))
     for name in ("boutique", "outlet"):
         try:
