@@ -1,42 +1,145 @@
-"""Shared by the benchmark scripts: measured runs in fresh processes, resampled populations."""
+"""Shared by the benchmark scripts: measured runs in fresh processes, resampled populations,
+the features table the stage writes now (cause evidence included), the train stage's two
+models, and per-step timers inside a measured child."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+CANONICAL = ROOT / "data" / "canonical"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (what `uptime` prints): 2 cores shared with other
+    work, so every timing is read next to the load it ran under."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def resample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     """n rows drawn with replacement, continuous features jittered by 5% so rows are not
-    copies of each other (copies would flatter the de-duplicated SHAP)."""
+    copies of each other (copies would flatter the de-duplicated SHAP). The cause evidence
+    columns are drawn as they are: they are counts the cause model's rules compare exactly
+    (one order, 2+ returns), and no computation is shared between equal rows there."""
+    from features.evidence import evidence_columns
+
     rng = np.random.default_rng(seed)
+    keep = set(evidence_columns(list(frame.columns)))
     out = frame.sample(n, replace=True, random_state=seed).reset_index(drop=True)
     for col in out.columns:
-        if out[col].dtype.kind == "f" and out[col].nunique() > 10:
+        if col not in keep and out[col].dtype.kind == "f" and out[col].nunique() > 10:
             out[col] = out[col] * rng.normal(1.0, 0.05, n)
     out["customer_id"] = [f"c{i:08d}" for i in range(n)]
     return out
 
 
+def stage_features(source: Path, canonical: Path = CANONICAL) -> tuple[Path, list[str]]:
+    """The features table as the features stage writes it now (features plus the cause
+    model's evidence) and its model feature names. `source` when it already has the evidence
+    (its names from reports/features.json); otherwise the features stage is run on
+    `canonical` into a temporary folder (a table written before the evidence existed would
+    leave the cause model without its inputs)."""
+    import pyarrow.parquet as pq
+
+    from features.evidence import evidence_columns
+
+    if source.exists() and evidence_columns(pq.read_schema(source).names):
+        report = json.loads((ROOT / "reports" / "features.json").read_text())
+        return source, report["features"]
+    from pipeline.features import main as features_stage
+
+    out = Path(tempfile.gettempdir()) / "churn_bench_stage_features.parquet"
+    report_path = out.with_suffix(".json")
+    inputs = [*canonical.glob("*"), ROOT / "params.yaml"]
+    if out.exists() and report_path.exists() and \
+            out.stat().st_mtime > max(p.stat().st_mtime for p in inputs):
+        print(f"{source} has no cause evidence columns: reusing {out}", flush=True)
+        return out, json.loads(report_path.read_text())["features"]
+    print(f"{source} has no cause evidence columns (written before the evidence join): "
+          f"running the features stage on {canonical} into {out}", flush=True)
+    features_stage(["--params", str(ROOT / "params.yaml"), "--canonical", str(canonical),
+                    "--out", str(out), "--report", str(report_path)])
+    return out, json.loads(report_path.read_text())["features"]
+
+
+def fit_stage_models(frame: pd.DataFrame, names: list[str], params: Any,
+                     canonical: Path = CANONICAL) -> tuple[Any, dict, float, float]:
+    """What the train stage fits (pipeline/train.py without MLflow): the time split and the
+    calibrated churn model, then, with reasons.method cause_model, the cause model beside it.
+    Returns (model, info, churn seconds, cause-model seconds)."""
+    from models.split import time_split
+    from models.train import train_model
+    from pipeline.train import train_cause_model
+
+    started = time.perf_counter()
+    split = time_split(frame)
+    model, info = train_model(split, names, params.train, params.base.seed)
+    churn = time.perf_counter() - started
+    started = time.perf_counter()
+    if params.reasons.method == "cause_model":
+        model.cause_model = train_cause_model(model, split, canonical, params.reasons,
+                                              params.base.seed)
+    return model, info, churn, time.perf_counter() - started
+
+
+class Steps:
+    """Wall seconds per step inside a measured child: wraps module functions and methods by
+    name, so the measured code is the project's own, unchanged. A step's time includes the
+    steps it calls (nested wraps are reported beside it, not subtracted)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, owner: Any, attr: str, step: str) -> None:
+        inner = getattr(owner, attr)
+
+        @functools.wraps(inner)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.seconds[step] += time.perf_counter() - t0
+                self.calls[step] += 1
+
+        setattr(owner, attr, timed)
+
+    def add(self, step: str, seconds: float) -> None:
+        self.seconds[step] += seconds
+        self.calls[step] += 1
+
+
 def measured_runs(script: str, child_args: list[str], repeats: int) -> list[dict]:
     """Run `script --child ...` `repeats` times; each prints one JSON line. Adds peak_mib, that
-    child's own peak RSS (os.wait4), not a running maximum over all children."""
+    child's own peak RSS (os.wait4), not a running maximum over all children, and load, the
+    load average just before the run."""
     runs = []
-    for _ in range(repeats):
-        proc = subprocess.Popen([sys.executable, script, "--child", *child_args], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status != 0:
-            raise RuntimeError(f"benchmark child failed ({status}): {script} {child_args}")
+    for i in range(repeats):
+        load = load_average()
+        print(f"  run {i + 1}/{repeats}: load average {load}", flush=True)
+        with tempfile.TemporaryFile("w+") as stderr:
+            proc = subprocess.Popen([sys.executable, script, "--child", *child_args], cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=stderr, text=True)
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            if status != 0:
+                stderr.seek(0)
+                tail = " | ".join(stderr.read().strip().splitlines()[-5:])
+                raise RuntimeError(f"benchmark child failed ({status}): {script} {child_args}:"
+                                   f" {tail}")
         runs.append({**json.loads(out.strip().splitlines()[-1]),
-                     "peak_mib": usage.ru_maxrss / 1024})
+                     "peak_mib": usage.ru_maxrss / 1024, "load": load})
     return runs

@@ -8,8 +8,13 @@ sorted by time; reused when already present) and measures, each run in a fresh s
 - ordered pass: the bare query every inter-purchase-gap feature needs: a per-customer `lag()`
             window, then count, sum, last date and the std of the gaps per customer (a
             reference for what ordering alone costs, not a bar);
-- 1 snap:   the feature stage (connect_canonical + build + to_parquet) at cutoffs=[as_of];
-- 12 snaps: the same at 11 training cutoffs 30 days apart ending at as_of - 365, plus as_of.
+- 1 snap:   the feature stage (connect_canonical + build + the cause model's evidence joined
+            with with_evidence, as pipeline/features.py does + to_parquet) at cutoffs=[as_of];
+- 12 snaps: the same at 11 training cutoffs 30 days apart ending at as_of - 365, plus as_of;
+- "..., no evidence": the same without the evidence join (build alone, the stage before the
+            cause model). The orders-only data has `status`, so the evidence is its orders
+            anchor (orders so far, last date, episode) and the returned-status block; a shop
+            with returns, reviews and events adds blocks (not measured here).
 
 The two feature measurements run on each engine given with --engines: `duckdb` (the default,
 embedded DuckDB, `con.to_parquet`) and/or `spark` (connect_canonical with engine: spark on
@@ -28,8 +33,9 @@ the tree peak (the max over the repeats of the summed RSS of the child and all i
 polled with psutil every 0.2 s, and at least the wait4 peak; shared pages are counted once per
 process) and the median's ratio to the floor's. Bars: at 10M orders one snapshot within 3x the
 floor and under 3 GB (3e9 bytes) peak; 12 snapshots within 8x the floor. On DuckDB the peak bar
-uses the wait4 peak; on Spark the tree peak (JVM included). The load average is printed before
-and after: on a shared machine, treat ratios as noisy.
+uses the wait4 peak; on Spark the tree peak (JVM included); the bars are checked for the stage
+as it runs (evidence joined) and without the evidence. The load average is printed before,
+after every run and at the end: on a shared machine, treat ratios as noisy.
 
 Run from the repository root:
 
@@ -38,6 +44,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/features.py --sizes 1000000 --repeats 5 --workdir /tmp/bench
     .venv/bin/python benchmarks/features.py --engines duckdb spark --sizes 10000000 --repeats 1
     .venv/bin/python benchmarks/features.py --engines spark --snapshots 1   # skip 12 snapshots
+    .venv/bin/python benchmarks/features.py --evidence with   # the stage as it runs, only
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ ROOT = HERE.parent
 START = datetime(2023, 1, 1)
 SPAN_DAYS = 730
 HORIZON_DAYS = 365
-MEASUREMENTS = ("floor", "1 snapshot", "12 snapshots")
+NO_EVIDENCE = ", no evidence"  # suffix of the measurements without the evidence join
 REFERENCES = ("floor", "ordered pass")  # bare DuckDB queries, run once per size
 SNAPSHOT_KINDS = {1: "1 snapshot", 12: "12 snapshots"}
 ENGINES = ("duckdb", "spark")
@@ -136,7 +143,7 @@ def load() -> str:
 
 
 def cutoffs_for(kind: str, as_of: date) -> list[date]:
-    if kind == "1 snapshot":
+    if kind.startswith(SNAPSHOT_KINDS[1]):
         return [as_of]
     newest = as_of - timedelta(days=HORIZON_DAYS)
     return [newest - timedelta(days=30 * i) for i in range(10, -1, -1)] + [as_of]
@@ -208,27 +215,37 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
         # benchmarks/ is sys.path[0] and this file is features.py: put the repository first so
         # `features` is the package, not this script
         sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-        from features.engine import FeatureParams, build
-        from pipeline.features import connect_canonical
+        from common.params import parse
+        from features.engine import build
+        from features.evidence import evidence, vocabulary_with, with_evidence
+        from pipeline.engines import connect_canonical
+
+        # the default params (params.yaml spells out exactly these), on the engine measured
+        params = parse({"engine": engine, "spark": {"master": master, "conf": {}}})
+        joined = not kind.endswith(NO_EVIDENCE)
+
+        def stage_expr(tables):
+            """What pipeline/features.py builds: features, and the cause evidence joined."""
+            expr, _names = build(tables, cutoffs, as_of, params.features, HORIZON_DAYS,
+                                 params.score.max_lapsed_days)
+            if joined:
+                expr = with_evidence(expr, evidence(tables, cutoffs, as_of,
+                                                    vocabulary_with(params.reasons.vocabulary)))
+            return expr
 
         if engine == "duckdb":
             t0, c0 = time.perf_counter(), time.process_time()
-            con, tables = connect_canonical(folder)
-            expr, _names = build(tables, cutoffs, as_of,
-                                 FeatureParams(horizon_days=HORIZON_DAYS))
-            con.to_parquet(expr, out)
+            con, tables = connect_canonical(folder, params)
+            con.to_parquet(stage_expr(tables), out)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         else:
             import pyspark.sql  # noqa: F401  (imports excluded from the timing, as on DuckDB)
 
             from pipeline.engines import write_parquet
 
-            params = {"engine": engine, "spark": {"master": master, "conf": {}}}
             t0, c0 = time.perf_counter(), time.process_time()
             con, tables = connect_canonical(folder, params)  # starts the JVM and the session
-            expr, _names = build(tables, cutoffs, as_of,
-                                 FeatureParams(horizon_days=HORIZON_DAYS))
-            write_parquet(con, expr, out)
+            write_parquet(con, stage_expr(tables), out)
             seconds = time.perf_counter() - t0
             # the JVM started after t0, so all of its CPU falls in the timed span
             cpu = time.process_time() - c0 + descendants_cpu()
@@ -237,7 +254,8 @@ def child(kind: str, folder: Path, out: Path, cutoffs: list[date], as_of: date,
 
     source = out / "*.parquet" if out.is_dir() else out  # Spark writes a folder of part files
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{sql_str(source)}')").fetchall()
-    return {"seconds": seconds, "cpu": cpu, "rows": int(rows[0][0])}
+    columns = duckdb.sql(f"SELECT * FROM read_parquet('{sql_str(source)}') LIMIT 0").columns
+    return {"seconds": seconds, "cpu": cpu, "rows": int(rows[0][0]), "columns": len(columns)}
 
 
 # --- parent ----------------------------------------------------------------------------------
@@ -254,6 +272,7 @@ class Result:
     tree_peaks: list[int]  # bytes, summed RSS of the child and its descendants (psutil)
     rows: int | None
     error: str | None = None
+    columns: int | None = None
     writes: list[float] = field(default_factory=list)  # the output's write-only seconds
 
     @property
@@ -368,13 +387,13 @@ def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repe
             timeout: float | None, engine: str = "duckdb",
             master: str = "local[2]") -> Result:
     res = Result(size, engine, kind, [], [], [], [], None)
-    out = workdir / f"out_{size}_{engine}_{kind.replace(' ', '_')}.parquet"
+    out = workdir / f"out_{size}_{engine}_{kind.replace(' ', '_').replace(',', '')}.parquet"
     for i in range(repeats):
         report, peak, tree_peak, error = run_once(kind, folder, as_of, out, timeout, engine,
                                                   master)
         if error is not None:
             res.error = error
-            print(f"  {size:>11,} {engine:<6} {kind:<13} run {i + 1}: FAILED {error} "
+            print(f"  {size:>11,} {engine:<6} {kind:<25} run {i + 1}: FAILED {error} "
                   f"(peak {peak / 2**20:.0f} MiB, tree {tree_peak / 2**20:.0f} MiB)",
                   flush=True)
             break
@@ -384,14 +403,16 @@ def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repe
         res.peaks.append(peak)
         res.tree_peaks.append(tree_peak)
         res.rows = report["rows"]
+        res.columns = report.get("columns")
         if engine == "duckdb" and kind not in REFERENCE_SQL:
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--write-only",
                                    str(out)], cwd=ROOT, capture_output=True, text=True,
                                   check=True)
             res.writes.append(float(done.stdout.strip().splitlines()[-1]))
-        print(f"  {size:>11,} {engine:<6} {kind:<13} run {i + 1}: {report['seconds']:7.2f}s "
+        print(f"  {size:>11,} {engine:<6} {kind:<25} run {i + 1}: {report['seconds']:7.2f}s "
               f"(CPU {report['cpu']:7.2f}s) {peak / 2**20:8.0f} MiB (tree "
-              f"{tree_peak / 2**20:.0f} MiB)  {report['rows']:,} rows", flush=True)
+              f"{tree_peak / 2**20:.0f} MiB)  {report['rows']:,} rows; load average "
+              f"{load()}", flush=True)
     remove(out)
     return res
 
@@ -399,8 +420,9 @@ def measure(size: int, kind: str, folder: Path, as_of: date, workdir: Path, repe
 def table(results: list[Result]) -> str:
     floors = {r.size: r.median for r in results if r.kind == "floor"}
     rows = ["| orders | engine | measurement | median s | min s | CPU s | peak MiB "
-            "| tree peak MiB | x floor | output rows | output write-only s (x floor) |",
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| tree peak MiB | x floor | output rows | output columns "
+            "| output write-only s (x floor) |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         floor = floors.get(r.size)
         med = r.median
@@ -411,26 +433,30 @@ def table(results: list[Result]) -> str:
         peak = f"{r.peak / 2**20:.0f}" if r.peak is not None else "-"
         tree = f"{r.tree_peak / 2**20:.0f}" if r.tree_peak is not None else "-"
         rows_out = f"{r.rows:,}" if r.rows is not None else "-"
+        cols_out = f"{r.columns}" if r.columns is not None else "-"
         write = statistics.median(r.writes) if r.writes else None
         write_s = "-" if write is None else (
             f"{write:.2f} ({write / floor:.1f}x)" if floor else f"{write:.2f}")
         rows.append(f"| {r.size:,} | {r.engine} | {r.kind} | {secs} | {best} | {cpu} | {peak} "
-                    f"| {tree} | {ratio} | {rows_out} | {write_s} |")
+                    f"| {tree} | {ratio} | {rows_out} | {cols_out} | {write_s} |")
     rows += [f"\n{r.size:,} {r.engine} {r.kind} failed: {r.error}"
              for r in results if r.error]
     return "\n".join(rows)
 
 
-def bars(results: list[Result], engine: str = "duckdb") -> list[str]:
-    """The bars for one engine. On DuckDB the peak is the child's own (os.wait4), as always;
-    on Spark the process tree's, since the JVM holds the data."""
+def bars(results: list[Result], engine: str = "duckdb", suffix: str = "") -> list[str]:
+    """The bars for one engine, on the measurements named with `suffix` ("" = the stage as it
+    runs, evidence joined; NO_EVIDENCE = without). On DuckDB the peak is the child's own
+    (os.wait4), as always; on Spark the process tree's, since the JVM holds the data."""
     by = {(r.size, r.engine, r.kind): r for r in results}
-    on = "" if engine == "duckdb" else f" ({engine})"
+    on = ", ".join(x for x in ("" if engine == "duckdb" else engine,
+                               "without evidence" if suffix else "evidence joined") if x)
+    on = f" ({on})"
     lines = [f"Bars{on} at {BAR_SIZE:,} orders: 1 snapshot <= {BAR_ONE_SNAP_RATIO:.0f}x the "
              f"floor and peak < 3 GB ({BAR_PEAK_BYTES / 2**20:.0f} MiB); 12 snapshots <= "
              f"{BAR_TWELVE_SNAP_RATIO:.0f}x the floor."]
     floor = by.get((BAR_SIZE, FLOOR_ENGINE, "floor"))
-    one, twelve = (by.get((BAR_SIZE, engine, k)) for k in MEASUREMENTS[1:])
+    one, twelve = (by.get((BAR_SIZE, engine, SNAPSHOT_KINDS[n] + suffix)) for n in (1, 12))
     if floor is None or floor.median is None:
         lines.append(f"  (not evaluated: no {BAR_SIZE:,}-order floor in this run)")
         return lines
@@ -438,8 +464,8 @@ def bars(results: list[Result], engine: str = "duckdb") -> list[str]:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "MISS"
 
-    for kind, res, limit in (("1 snapshot", one, BAR_ONE_SNAP_RATIO),
-                             ("12 snapshots", twelve, BAR_TWELVE_SNAP_RATIO)):
+    for kind, res, limit in ((SNAPSHOT_KINDS[1] + suffix, one, BAR_ONE_SNAP_RATIO),
+                             (SNAPSHOT_KINDS[12] + suffix, twelve, BAR_TWELVE_SNAP_RATIO)):
         if res is None or res.median is None:
             lines.append(f"  {kind}: not measured")
             continue
@@ -451,7 +477,7 @@ def bars(results: list[Result], engine: str = "duckdb") -> list[str]:
     else:
         one_peak, what = (one.tree_peak if one else None), "process-tree peak, JVM included"
     if one_peak is not None:
-        lines.append(f"  1 snapshot {what}: {one_peak / 2**20:.0f} MiB (bar "
+        lines.append(f"  {one.kind} {what}: {one_peak / 2**20:.0f} MiB (bar "
                      f"{BAR_PEAK_BYTES / 2**20:.0f} MiB) -> {verdict(one_peak < BAR_PEAK_BYTES)}")
     return lines
 
@@ -473,6 +499,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--snapshots", type=int, nargs="+", choices=sorted(SNAPSHOT_KINDS),
                         default=sorted(SNAPSHOT_KINDS),
                         help="which feature measurements to run (default: 1 12)")
+    parser.add_argument("--evidence", choices=("both", "with", "without"), default="both",
+                        help="measure the stage with the cause evidence joined (as the stage "
+                             "does), without it, or both (default)")
     parser.add_argument("--spark-master", default="local[2]",
                         help="Spark master for --engines spark (default: local[2])")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -496,7 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     workdir = args.workdir or Path(tempfile.gettempdir()) / "churn-bench-features"
     workdir.mkdir(parents=True, exist_ok=True)
     engines = list(dict.fromkeys(args.engines))
-    kinds = [SNAPSHOT_KINDS[n] for n in sorted(set(args.snapshots))]
+    suffixes = {"both": ["", NO_EVIDENCE], "with": [""], "without": [NO_EVIDENCE]}[args.evidence]
+    kinds = [SNAPSHOT_KINDS[n] + suffix for n in sorted(set(args.snapshots))
+             for suffix in suffixes]
     print(f"workdir {workdir}; {os.cpu_count()} CPUs; {repeats} run(s) per measurement; "
           f"engines {' '.join(engines)}; load average {load()} (other work on the machine "
           "skews wall times)", flush=True)
@@ -514,8 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(table(results))
     for engine in engines:
-        print()
-        print("\n".join(bars(results, engine)))
+        for suffix in suffixes:
+            print()
+            print("\n".join(bars(results, engine, suffix)))
     print(f"\n{os.cpu_count()} CPUs; load average at the end {load()}")
 
 

@@ -1,9 +1,14 @@
 """Training cost: the train stage's work (fit with early stopping, calibration choice and fit,
-reason and drift references) on 1M customer-snapshots x 40 features, default params.
+reason and drift references, then the cause model: the churn model's SHAP reason for every
+lapsed row and fit_cause_model) on 1M customer-snapshots x 40 features, default params
+(params.yaml), MLflow logging excluded.
 
-Rows are the default shop's labelled snapshots resampled with 5% noise on continuous
-features; the 40 features are the registry's first 40 that the shop has. Each run is a fresh
-process: median wall time over the runs and peak memory.
+Rows are the default shop's labelled snapshots, features and cause evidence as the features
+stage writes them, resampled with 5% noise on continuous features (evidence counts as drawn);
+the 40 churn-model features are the registry's first 40 that the shop has (the cause model
+takes every feature and evidence column, as in the stage). Each run is a fresh process: median
+wall time over the runs (the whole, the churn model, the cause model and its two parts) and
+peak memory; the load average before each run is printed (2 shared cores: timings are noisy).
 
     .venv/bin/python benchmarks/train.py [--rows 1000000] [--features 40] [--repeats 3]
 """
@@ -23,22 +28,42 @@ import time
 
 import pandas as pd
 
-from benchmarks.common import ROOT, measured_runs, resample
+from benchmarks.common import (
+    ROOT,
+    Steps,
+    fit_stage_models,
+    load_average,
+    measured_runs,
+    resample,
+    stage_features,
+)
 
 
-def child(data: Path, n_features: int) -> None:
-    from models.split import time_split
-    from models.train import TrainParams, train_model
-    from pipeline.params import load_params
+def child(data: Path, names_file: Path, n_features: int) -> None:
+    import pipeline.train
+    from common.params import load_params
 
     frame = pd.read_parquet(data)
-    names = json.loads((ROOT / "reports" / "features.json").read_text())["features"][:n_features]
+    names = json.loads(names_file.read_text())[:n_features]
     params = load_params(ROOT / "params.yaml")
+    steps = Steps()  # the cause model's two parts, as pipeline.train.train_cause_model calls them
+    steps.wrap(pipeline.train, "explain", "cause_shap")
+    steps.wrap(pipeline.train, "fit_cause_model", "cause_fit")
+    cpu0 = time.process_time()
     started = time.perf_counter()
-    model, info = train_model(time_split(frame), names,
-                              TrainParams.from_params(params["train"], 42))
-    print(json.dumps({"seconds": time.perf_counter() - started, "trees": info["best_iteration"],
-                      "rows": info["rows"]}))
+    model, info, churn, cause = fit_stage_models(frame, names, params)
+    cm = model.cause_model
+    print(json.dumps({"seconds": time.perf_counter() - started, "churn": churn, "cause": cause,
+                      "cpu": time.process_time() - cpu0,
+                      # fold models and, when there is one, the full model beside them
+                      "cause_trees": sum(c.booster_.num_trees() for c in [
+                          *cm.classifiers, getattr(cm, "classifier", None)] if c is not None)
+                      if cm is not None else 0,
+                      "cause_shap": steps.seconds["cause_shap"],
+                      "cause_fit": steps.seconds["cause_fit"],
+                      "trees": info["best_iteration"], "rows": info["rows"],
+                      "cause_rows": cm.train_rows if cm is not None else 0,
+                      "cause_features": len(cm.features) if cm is not None else 0}))
 
 
 def main() -> None:
@@ -47,12 +72,17 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--source", default=str(ROOT / "data" / "features.parquet"))
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(Path(args.child[0]), int(args.child[1]))
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
         return
-    frame = pd.read_parquet(args.source)
+    print(f"load average {load_average()} (2 cores shared with other work: timings are noisy)",
+          flush=True)
+    source, names = stage_features(Path(args.source))
+    names_file = Path("/tmp") / "churn_bench_train_names.json"
+    names_file.write_text(json.dumps(names))
+    frame = pd.read_parquet(source)
     labelled = frame[frame["split"] == "train"]
     parts = []  # keep the cutoffs: resample within each so the time split still holds
     for cutoff, part in labelled.groupby("cutoff"):
@@ -60,11 +90,30 @@ def main() -> None:
         parts.append(resample(part, n, seed=len(parts)).assign(cutoff=cutoff))
     data = Path("/tmp") / f"churn_bench_train_{args.rows}.parquet"
     pd.concat(parts, ignore_index=True).to_parquet(data)
-    runs = measured_runs(__file__, [str(data), str(args.features)], args.repeats)
-    med = statistics.median(r["seconds"] for r in runs)
-    print("| rows | features | trees | median s | rows/s | peak MiB |\n|---|---|---|---|---|---|")
-    print(f"| {args.rows:,} | {args.features} | {runs[0]['trees']} | {med:.1f} | "
-          f"{args.rows / med:,.0f} | {max(r['peak_mib'] for r in runs):,.0f} |")
+    runs = measured_runs(__file__, [str(data), str(names_file), str(args.features)],
+                         args.repeats)
+    for i, r in enumerate(runs, 1):
+        print(f"  run {i}: {r['seconds']:.1f} s (churn model {r['churn']:.1f}, cause model "
+              f"{r['cause']:.1f} = SHAP reasons {r['cause_shap']:.1f} + fit "
+              f"{r['cause_fit']:.1f}; {r['cause_trees']:,} trees fitted), CPU {r['cpu']:.1f} s, "
+              f"{r['peak_mib']:,.0f} MiB; load before {r['load']}")
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    r = runs[0]
+    print("\n| rows | features | trees | median s | churn model s | cause model s (SHAP reason "
+          "of lapsed / fit) | CPU s | rows/s | peak MiB |\n"
+          "|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print(f"| {args.rows:,} | {args.features} | {r['trees']} | {med('seconds'):.1f} | "
+          f"{med('churn'):.1f} | {med('cause'):.1f} ({med('cause_shap'):.1f} / "
+          f"{med('cause_fit'):.1f}) | {med('cpu'):.1f} | {args.rows / med('seconds'):,.0f} | "
+          f"{max(x['peak_mib'] for x in runs):,.0f} |")
+    print(f"\n{len(runs)} fresh-process runs, medians (each column its own median); the "
+          f"cause model ({r['cause_trees']:,} trees in its fold and full models) learned from "
+          f"{r['cause_rows']:,} lapsed rows (fit_cause_model samples at most 60,000) x "
+          f"{r['cause_features']} features and evidence; load average at the end "
+          f"{load_average()}")
 
 
 if __name__ == "__main__":
