@@ -14,7 +14,7 @@ import pandas as pd
 from common.errors import ChurnError
 from common.hashing import md5_threshold
 from common.params import as_dict, load_params
-from models.causes import fit_cause_model
+from models.causes import CauseParams, fit_cause_model
 from models.scoring import explain
 from models.short_history import fit_short_history, lapsing
 from models.split import time_split
@@ -60,7 +60,11 @@ def train_cause_model(model, split, canonical: Path, rp, seed: int):
     tables = {p.stem for p in canonical.glob("*.parquet")}
     gold = pd.read_parquet(canonical / "labels.parquet") if "labels" in tables else None
     lapsed = pd.concat([split.fit, split.stop, split.calibrate], ignore_index=True)
-    lapsed = lapsed[lapsed["churned"] == 1].reset_index(drop=True)
+    lapsed = lapsed[lapsed["churned"] == 1]
+    cap = CauseParams().max_rows  # the cause model fits on at most this many: explain only those
+    if len(lapsed) > cap:
+        lapsed = lapsed.sample(cap, random_state=seed)
+    lapsed = lapsed.sort_values(["cutoff", "customer_id"], ignore_index=True)
     lapsed["shap_reason"] = explain(model, lapsed, rp)["reason"].to_numpy()
     return fit_cause_model(lapsed, tables, rp.prior, seed, gold)
 
