@@ -22,6 +22,7 @@ from pipeline.io import read_json, write_json, write_with
 from pipeline.runinfo import read_run_info
 from pipeline.stage import run_stage
 from pipeline.tracking import (
+    IDENTITY_TAGS,
     champion_version,
     flatten,
     identity_mismatch,
@@ -43,7 +44,7 @@ def run_gate(trained: dict, valid: pd.DataFrame, ours: dict, metric: str,
     champ_score, note = None, ""
     if champ is not None and str(champ.version) != version:
         expected = {k: v for k, v in mlflow.get_run(trained["run_id"]).data.tags.items()
-                    if k in ("churn.project", "data.horizon_days", "data.features_hash")}
+                    if k in IDENTITY_TAGS}
         wrong = identity_mismatch(champ, expected)
         if wrong:
             note = f"the champion v{champ.version} is not comparable: {wrong}"

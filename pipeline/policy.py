@@ -51,10 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     run = read_run_info(Path(args.canonical))
     con, tables = connect_canonical(Path(args.canonical), params)
     contacts, source = contact_history(tables, params.export)
-    snapshot_ids = pd.read_parquet(args.features, columns=["customer_id", "split"])
-    empty = snapshot_ids.loc[snapshot_ids["split"] == "score", ["customer_id"]]
+    snapshot = pd.read_parquet(args.features, filters=[("split", "==", "score")])
     report: dict = {"source": source, "actions_with_evidence": []}
-    uplift, qini = empty, pd.DataFrame()
+    uplift, qini = snapshot[["customer_id"]], pd.DataFrame()
     rows = None
     if contacts is not None:
         rows = con.execute(outcomes(contacts, tables["orders"], tables.get("events"),
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> None:
                                       strict=True) if ok]
         score_names = read_json(args.features_report)["features"]
         if actions and set(names) <= set(score_names):
-            snapshot = pd.read_parquet(args.features, filters=[("split", "==", "score")])
             uplift = pd.concat([snapshot[["customer_id"]].reset_index(drop=True),
                                 model.predict(snapshot).reset_index(drop=True)[actions]
                                 .add_prefix("uplift_")], axis=1)

@@ -53,11 +53,16 @@ def read_training_rows(path: Path, sample_customers: int | None) -> pd.DataFrame
                        "ORDER BY cutoff, customer_id").df()
 
 
+def canonical_tables(canonical: Path) -> set[str]:
+    """The contract tables this shop has (what the cause model's functions may use)."""
+    return {p.stem for p in canonical.glob("*.parquet")}
+
+
 def train_cause_model(model, split, canonical: Path, rp, seed: int):
     """The cause model on every labelled lapse before the validation snapshot, with the SHAP
     reason of the churn model as one labelling function, and the shop's known causes (a
     `labels` table) as gold when it has them."""
-    tables = {p.stem for p in canonical.glob("*.parquet")}
+    tables = canonical_tables(canonical)
     gold = pd.read_parquet(canonical / "labels.parquet") if "labels" in tables else None
     lapsed = pd.concat([split.fit, split.stop, split.calibrate], ignore_index=True)
     lapsed = lapsed[lapsed["churned"] == 1]
@@ -76,7 +81,7 @@ def short_history_model(features: Path, canonical: Path, horizon_days: int, para
     model, info = fit_short_history(frame, horizon_days)
     info["note"] = why
     if params.reasons.method == "cause_model":
-        tables = {p.stem for p in canonical.glob("*.parquet")}
+        tables = canonical_tables(canonical)
         try:
             model.cause_model = fit_cause_model(lapsing(frame, model), tables,
                                                 params.reasons.prior, params.base.seed)
