@@ -74,7 +74,7 @@ TABLES: dict[str, TableSpec] = {
         "contacts",
         required={"customer_id": "id", "contact_ts": "ts", "group": "text"},
         optional={"action": "text", "campaign_id": "id", "offer": "text", "channel": "text",
-                  "cost": "num"},
+                  "cost": "num", "propensity": "num"},
         event_time="contact_ts",
     ),
     "labels": TableSpec(   # known causes for some customers: exit surveys, cancellation reasons
@@ -99,6 +99,7 @@ _CHECKS: dict[tuple[str, str], list[pa.Check]] = {
     ("reviews", "rating"): [pa.Check.in_range(1, 5)],
     ("contacts", "group"): [pa.Check.isin(CONTACT_GROUPS)],
     ("contacts", "cost"): [pa.Check.ge(0)],
+    ("contacts", "propensity"): [pa.Check.gt(0), pa.Check.le(1)],
     ("labels", "cause"): [pa.Check.isin(("forgot", "satisfaction", "choice", "price",
                                          "other"))],
 }

@@ -313,7 +313,8 @@ def realized_accuracy(past_scores: pd.DataFrame, orders: ir.Table | pd.DataFrame
 # --- the pipeline's own batches -------------------------------------------------------------
 
 CONTACT_LOG_COLUMNS = ["batch", "contact_ts", "customer_id", "action", "offer", "channel",
-                       "reason", "risk_tier", "group", "model_version", "expected_uplift"]
+                       "reason", "risk_tier", "group", "model_version", "expected_uplift",
+                       "propensity"]
 
 
 def batch_contacts(scored: pd.DataFrame, as_of: date,
@@ -327,6 +328,10 @@ def batch_contacts(scored: pd.DataFrame, as_of: date,
     targets = (scored["in_budget"] & scored["action"].ne("none")).to_numpy()
     holdout = targets & assign_holdout(scored["customer_id"], as_of.isoformat(), holdout_share)
     rows = scored.loc[targets]
+    # the chance of what was done, where the batch randomised its actions (else NaN: a rules
+    # batch judges no other policy); a held-out customer was held out whatever the action
+    chance = rows["propensity"].to_numpy(float) if "propensity" in rows else \
+        np.full(len(rows), np.nan)
     log = pd.DataFrame({
         "batch": as_of.isoformat(),
         "contact_ts": pd.Timestamp(as_of) + pd.Timedelta(days=1),
@@ -338,6 +343,9 @@ def batch_contacts(scored: pd.DataFrame, as_of: date,
         "risk_tier": rows["risk_tier"].to_numpy(),
         "group": np.where(holdout[targets], "control", "treatment"),
         "model_version": rows["model_version"].astype(str).to_numpy(),
-        "expected_uplift": np.nan,
+        "expected_uplift": rows["expected_uplift"].to_numpy(float)
+        if "expected_uplift" in rows else np.nan,
+        "propensity": np.where(np.isnan(chance), np.nan, np.where(
+            holdout[targets], holdout_share, (1 - holdout_share) * chance)),
     })
     return holdout, log[CONTACT_LOG_COLUMNS]

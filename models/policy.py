@@ -5,6 +5,8 @@ propensity), and the per-customer uplift of each action for today's batch."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -16,6 +18,8 @@ from models.uplift import (
     TLearner,
     choose_actions,
     compare_policies,
+    gain_over_best_single,
+    policy_value_ipw,
     qini_coefficient,
     qini_curve,
     uplift_at,
@@ -36,12 +40,15 @@ def contact_cutoffs(contacts: pd.DataFrame) -> pd.Series:
 
 
 def logged_propensity(rows: pd.DataFrame) -> pd.Series:
-    """The chance the logging policy did what it did, estimated from the randomisation.
+    """The chance the logging policy did what it did, where the log lets us know it; NaN where
+    the choice among actions was not random.
 
-    A campaign with a shared control (control rows without an action) randomised between all
-    of its arms: the chance is the arm's share of the campaign. Otherwise each customer's
-    action was planned and only the holdout was random: the chance is the share of treated
-    (or held-out) among the contacts planned for that action in that campaign."""
+    A logged `propensity` (the shop's CRM, or the pipeline's own batches, which explore) is
+    taken as is. A campaign with a shared control (control rows without an action) randomised
+    between all of its arms: the chance is the arm's share of the campaign. In any other
+    campaign each customer's action was planned and only the holdout was random: such a contact
+    cannot tell what another action would have done, so it judges no policy (NaN), though it
+    still teaches the uplift of its own action."""
     campaign = rows["batch" if "batch" in rows else "campaign_id"].astype(str)
     empty = rows["action"].isna() | (rows["action"].astype(str).str.strip() == "")
     observed = np.where(rows["group"] == "treatment", rows["action"].astype(str), NONE)
@@ -49,10 +56,10 @@ def logged_propensity(rows: pd.DataFrame) -> pd.Series:
     multi_arm = shared.groupby(campaign).transform("any")
     arm_share = pd.Series(observed, index=rows.index).groupby(campaign).transform(
         lambda s: s.map(s.value_counts(normalize=True)))
-    planned = rows["action"].astype(str).where(~empty, NONE)
-    group_share = rows.groupby([campaign, planned])["group"].transform(
-        lambda s: s.map(s.value_counts(normalize=True)))
-    return pd.Series(np.where(multi_arm, arm_share, group_share), index=rows.index, dtype=float)
+    estimated = arm_share.where(multi_arm)
+    if "propensity" in rows:
+        return pd.to_numeric(rows["propensity"], errors="coerce").fillna(estimated).astype(float)
+    return estimated.astype(float)
 
 
 def training_rows(contact_outcomes: pd.DataFrame, features: pd.DataFrame,
@@ -68,38 +75,131 @@ def training_rows(contact_outcomes: pd.DataFrame, features: pd.DataFrame,
     rows = rows.merge(feats, on=["customer_id", "cutoff"], how="inner")
     rows["treated"] = (rows["group"] == "treatment").astype(int)
     rows["observed_action"] = np.where(rows["treated"] == 1, rows["action"].astype(str), NONE)
-    rows["propensity"] = logged_propensity(rows).clip(lower=1e-3)
+    rows["propensity"] = logged_propensity(rows)
     return rows.reset_index(drop=True)
 
 
 def evaluation_split(rows: pd.DataFrame, test_share: float = 0.3) -> np.ndarray:
     """True for test rows: a stable share of customers, plus every contact of the newest
-    campaign (judged on customers and on a time the model has not seen)."""
+    campaign when there are older ones to learn from (judged on customers and on a time the
+    model has not seen)."""
     by_customer = stable_bucket(rows["customer_id"], 1000, salt="policy|") < test_share * 1000
-    newest = pd.to_datetime(rows["contact_ts"]) >= pd.to_datetime(rows["contact_ts"]).max() \
-        - timedelta(days=1)
-    return by_customer | newest.to_numpy()
+    ts = pd.to_datetime(rows["contact_ts"])
+    newest = (ts >= ts.max() - timedelta(days=1)).to_numpy()
+    if newest.all():                      # one campaign: held-out customers only
+        return by_customer
+    return by_customer | newest
+
+
+#: how far each customer's uplift may stray from its action's mean (0: the best single action
+#: for everyone; 1: the T-learner as is), chosen per shop by cross-fitted policy value
+SHRINKAGE = (0.0, 0.5, 1.0)
+#: fewer randomised contacts than this judge no policy (the IPW value is noise)
+MIN_RANDOMISED = 100
+
+
+@dataclass
+class UpliftPolicy:
+    """A T-learner whose per-customer uplift is shrunk toward each action's mean uplift.
+
+    A personalised policy beats the best single action only where the effects really differ
+    between customers and the data can tell; shrinkage, chosen on held-out randomised contacts,
+    falls back toward the single best action where they cannot."""
+
+    model: TLearner
+    actions: list[str]
+    centre: pd.Series
+    weight: float
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        raw = self.model.predict(X)[self.actions]
+        return self.centre + self.weight * (raw - self.centre)
+
+
+def _t_learner(rows: pd.DataFrame, names: list[str], min_per_arm: int) -> TLearner:
+    return TLearner(names, min_per_arm).fit(rows, propensity_col="propensity")
+
+
+def _actions_with_evidence(model: TLearner) -> list[str]:
+    return [a for a, ok in zip(model.evidence_["action"], model.evidence_["enough"], strict=True)
+            if ok]
+
+
+def policy_actions(uplift: pd.DataFrame, value_per_response: float,
+                   costs: Mapping[str, float]) -> np.ndarray:
+    """The action of best expected value (uplift x order value - cost), 'none' where none pays."""
+    value = uplift * value_per_response - pd.Series(costs).reindex(uplift.columns).fillna(0.0)
+    best = value.idxmax(axis=1).where(value.max(axis=1) > 0, NONE)
+    return best.fillna(NONE).to_numpy(dtype=object)
+
+
+def _ipw(policy: np.ndarray, rows: pd.DataFrame) -> float:
+    return policy_value_ipw(policy, rows["observed_action"], rows["responded"],
+                            rows["propensity"], self_normalized=True)
+
+
+def choose_shrinkage(rows: pd.DataFrame, names: list[str], min_per_arm: int,
+                     value_per_response: float, costs: Mapping[str, float]) -> tuple[float, dict]:
+    """The shrinkage weight with the best policy value over two customer folds (fit on one,
+    judge on the other's randomised contacts); the smaller weight on ties. Without randomised
+    contacts nothing can judge it and the model is taken as is (weight 1)."""
+    fold = stable_bucket(rows["customer_id"], 2, salt="policy-fold|")
+    values: dict[float, list[float]] = {w: [] for w in SHRINKAGE}
+    for k in (0, 1):
+        teach, judge = rows[fold != k], rows[(fold == k) & rows["propensity"].notna()]
+        if len(judge) < MIN_RANDOMISED // 2:
+            continue
+        model = _t_learner(teach, names, min_per_arm)
+        actions = _actions_with_evidence(model)
+        if not actions:
+            continue
+        policy = UpliftPolicy(model, actions, model.predict(teach)[actions].mean(), 1.0)
+        raw = policy.predict(judge)
+        for w in SHRINKAGE:
+            shrunk = policy.centre + w * (raw - policy.centre)
+            values[w].append(_ipw(policy_actions(shrunk, value_per_response, costs), judge))
+    means = {w: float(np.mean(v)) for w, v in values.items() if v}
+    if not means:
+        return 1.0, {}
+    best = max(means.values())
+    return min(w for w, v in means.items() if v >= best - 1e-9), means
+
+
+def fit(rows: pd.DataFrame, names: list[str], min_per_arm: int, value_per_response: float,
+        costs: Mapping[str, float]) -> tuple[UpliftPolicy, dict]:
+    """The policy on these contacts: shrinkage chosen by cross-fitting, then the T-learner on
+    all of them (its `actions` are those with enough evidence, maybe none). Returns (policy,
+    the folds' mean value per weight)."""
+    weight, values = choose_shrinkage(rows, names, min_per_arm, value_per_response, costs)
+    model = _t_learner(rows, names, min_per_arm)
+    actions = _actions_with_evidence(model)
+    return UpliftPolicy(model, actions, model.predict(rows)[actions].mean(), weight), values
 
 
 def evaluate(rows: pd.DataFrame, names: list[str], min_per_arm: int,
-             value_per_response: float) -> tuple[dict, pd.DataFrame]:
+             value_per_response: float, costs: Mapping[str, float] | None = None
+             ) -> tuple[dict, pd.DataFrame]:
     """Fit on training customers, judge on the held-out ones: Qini coefficient and uplift at
-    the top 10/30% of each action's own contacts, and the policy's value (inverse-propensity
+    the top 10/30% of each action's own contacts (its treated and the controls held out from
+    it), and, on the randomised held-out contacts, the policy's value (self-normalised IPW
     estimate of the response rate) against sending nothing, the best single action to
     everyone, and a random choice. Returns (report, Qini curve points)."""
+    costs = dict(costs or {})
     test = evaluation_split(rows)
     train, held = rows[~test], rows[test]
-    model = TLearner(names, min_per_arm).fit(train)
-    actions = [a for a, ok in zip(model.evidence_["action"], model.evidence_["enough"],
-                                  strict=True) if ok]
+    policy, values = fit(train, names, min_per_arm, value_per_response, costs)
+    actions = policy.actions
     report: dict = {"train_contacts": int(len(train)), "test_contacts": int(len(held)),
                     "actions_with_evidence": actions}
     if not actions or held.empty:
         return report, pd.DataFrame(columns=["action", "fraction", "qini", "random"])
-    uplift = model.predict(held)[actions]
+    report["shrinkage"] = policy.weight
+    report["shrinkage_fold_values"] = {str(w): round(v, 5) for w, v in values.items()}
+    uplift = policy.model.predict(held)[actions]     # the ranking: the model's own scores
+    empty = held["action"].isna() | (held["action"].astype(str).str.strip() == "")
     curves, per_action = [], {}
     for a in actions:
-        arm = (held["action"].astype(str) == a) | (held["treated"] == 0)
+        arm = (held["action"].astype(str) == a) | ((held["treated"] == 0) & empty)
         score, t, y = uplift.loc[arm, a], held.loc[arm, "treated"], held.loc[arm, "responded"]
         if t.nunique() < 2:
             continue
@@ -110,20 +210,22 @@ def evaluate(rows: pd.DataFrame, names: list[str], min_per_arm: int,
         curve = qini_curve(score, t, y)
         step = max(1, len(curve) // 50)
         curves.append(curve.iloc[::step].assign(action=a))
-    value = uplift * value_per_response
-    learned = value.idxmax(axis=1).where(value.max(axis=1) > 0, NONE)
-    table = compare_policies({"learned": learned.to_numpy()}, held["observed_action"],
-                             held["responded"], held["propensity"], actions,
-                             self_normalized=True)
     report["per_action"] = per_action
-    report["policy_value"] = dict(zip(table["policy"], table["value"].round(5), strict=True))
+    randomised = held["propensity"].notna().to_numpy()
+    report["randomised_test_contacts"] = int(randomised.sum())
+    if randomised.sum() >= MIN_RANDOMISED:
+        judged = held[randomised]
+        learned = policy_actions(policy.predict(judged), value_per_response, costs)
+        table = compare_policies({"learned": learned}, judged["observed_action"],
+                                 judged["responded"], judged["propensity"], actions,
+                                 self_normalized=True)
+        report["policy_value"] = dict(zip(table["policy"], table["value"].round(5), strict=True))
+        report["learned_minus_best_single"] = {
+            k: round(v, 5) for k, v in gain_over_best_single(
+                learned, judged["observed_action"], judged["responded"], judged["propensity"],
+                actions).items()}
     qini = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
     return report, qini
-
-
-def fit(rows: pd.DataFrame, names: list[str], min_per_arm: int) -> TLearner:
-    """The T-learner on every contact (after evaluation, the whole history teaches)."""
-    return TLearner(names, min_per_arm).fit(rows)
 
 
 def action_terms(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -153,9 +255,10 @@ def apply_learned(scored: pd.DataFrame, uplift: pd.DataFrame, terms: list[dict],
                   batch: str) -> pd.DataFrame:
     """The batch's actions: for customers in the contact budget, the learned action where the
     evidence holds (best expected value, `none` when no action pays), the rules where it is
-    thin, and a reproducible exploring share; expected_uplift and action_source say which.
+    thin, and a reproducible exploring share; expected_uplift and action_source say which, and
+    propensity the chance of the action (NaN where no policy randomised it: rules alone).
     An action chosen by the policy takes the offer and channel it was sent with before."""
-    out = scored.assign(expected_uplift=np.nan, action_source="rules")
+    out = scored.assign(expected_uplift=np.nan, action_source="rules", propensity=np.nan)
     cols = [c for c in uplift.columns if c.startswith("uplift_")]
     targets = (out["in_budget"] & out["action"].ne(NONE)).to_numpy()
     if not cols or not targets.any():
@@ -172,6 +275,7 @@ def apply_learned(scored: pd.DataFrame, uplift: pd.DataFrame, terms: list[dict],
     out.loc[rows, "action"] = chosen["action"].to_numpy()
     out.loc[rows, "expected_uplift"] = chosen["expected_uplift"].to_numpy()
     out.loc[rows, "action_source"] = chosen["action_source"].to_numpy()
+    out.loc[rows, "propensity"] = chosen["propensity"].to_numpy()
     by_action = {t["action"]: t for t in terms}
     moved = rows[switched]
     for col, default in (("offer", "none"), ("channel", "email")):

@@ -63,21 +63,22 @@ def main(argv: list[str] | None = None) -> None:
         expr, names = build(tables, cutoffs, run.as_of, params.features, run.horizon_days)
         train = training_rows(rows, con.execute(expr), names)
         vpr = value_per_response(rows)
-        report, qini = evaluate(train, names, cp.min_per_arm, vpr)
-        model = fit(train, names, cp.min_per_arm)
-        actions = [a for a, ok in zip(model.evidence_["action"], model.evidence_["enough"],
-                                      strict=True) if ok]
+        terms = action_terms(rows)
+        costs = terms["cost"].to_dict()
+        report, qini = evaluate(train, names, cp.min_per_arm, vpr, costs)
+        policy, _ = fit(train, names, cp.min_per_arm, vpr, costs)
+        actions = policy.actions
         score_names = read_json(args.features_report)["features"]
         if actions and set(names) <= set(score_names):
             uplift = pd.concat([snapshot[["customer_id"]].reset_index(drop=True),
-                                model.predict(snapshot).reset_index(drop=True)[actions]
+                                policy.predict(snapshot).reset_index(drop=True)
                                 .add_prefix("uplift_")], axis=1)
-        terms = action_terms(rows)
         report.update({"source": source, "contacts": int(len(rows)),
                        "actions_with_evidence": actions,
                        "evaluated_on_held_out": report.get("actions_with_evidence", []),
+                       "shrinkage_on_all_contacts": policy.weight,
                        "value_per_response": round(vpr, 4),
-                       "evidence": model.evidence_.to_dict("records"),
+                       "evidence": policy.model.evidence_.to_dict("records"),
                        "terms": terms.reset_index(names="action").to_dict("records")})
     write_parquet(uplift, args.out)
     fig = qini_figure(qini)

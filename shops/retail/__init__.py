@@ -68,5 +68,5 @@ def write_shop(out_dir: str | Path, cfg: ShopConfig = ShopConfig(),
         # the history's discount is what the rules call a promotion invite
         contacts["action"] = contacts["action"].replace({"discount": "promotion_invite"})
         tables = {**tables, "orders": orders,
-                  "contacts": contacts.drop(columns=["cause", "propensity"])}
+                  "contacts": contacts.drop(columns=["cause"])}
     return write_tables(out_dir, tables, truth)

@@ -86,7 +86,7 @@ def test_choose_actions_learned_rules_and_none():
                          cost={"reminder": 0.5, "discount": 0.1}, rules_action=rules,
                          explore_share=0.0)
     # c1: reminder 0.10*10-0.5 = 0.5 beats discount 0.05*10-0.1 = 0.4
-    assert out.loc["c1"].tolist() == ["reminder", 0.10, pytest.approx(0.5), "learned"]
+    assert out.loc["c1"].tolist() == ["reminder", 0.10, pytest.approx(0.5), "learned", 1.0]
     # c2: every value is negative (-0.4, -0.3): send nothing
     assert out.loc["c2", "action"] == "none" and out.loc["c2", "action_source"] == "learned"
     # c3: the rules' action has never been measured; c4: nothing has evidence
@@ -103,6 +103,9 @@ def test_choose_actions_explores_a_reproducible_share():
     pd.testing.assert_frame_equal(first, again)
     explored = first["action_source"] == "explore"
     assert abs(explored.mean() - 0.1) < 0.01
+    # the chance of each action: 0.9 + 0.1/2 for the exploited one, 0.1/2 for the other
+    assert set(first["propensity"].round(6)) == {0.95, 0.05}
+    assert (first.loc[first["action"] == "discount", "propensity"].round(6) == 0.05).all()
     assert set(first.loc[explored, "action"]) == {"reminder", "discount"}
     assert (first.loc[~explored, "action"] == "reminder").all()
     other = choose_actions(uplift, 1.0, 0.0, rules, explore_share=0.1, seed=7, batch="2024-07")
