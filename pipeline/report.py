@@ -152,7 +152,11 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     results = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame()
     overall = results[results["segment"] == "all"] if len(results) else results
     policy = read_json(reports / "policy.json") if (reports / "policy.json").exists() else {}
-    values = policy.get("policy_value") or {}
+    values = dict(policy.get("policy_value") or {})
+    gain = policy.get("learned_minus_best_single")
+    if values and gain:
+        values["learned − best single (95% interval)"] = \
+            f"{gain['gain']:+.4f} ({gain['ci_low']:+.4f} to {gain['ci_high']:+.4f})"
     campaign_images = [base64.b64encode((plots / name).read_bytes()).decode()
                        for name in ("uplift.png", "qini.png") if (plots / name).exists()]
     env = Environment(autoescape=select_autoescape(default=True))
