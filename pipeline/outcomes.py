@@ -28,6 +28,7 @@ from pipeline.export import read_table, replace_table
 from pipeline.io import write_json, write_with
 from pipeline.runinfo import read_run_info
 from pipeline.stage import run_stage
+from pipeline.tracking import log_stage_run
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ def main(argv: list[str] | None = None) -> None:
         "past_scores": accuracy.round(4).astype({"as_of": str}).to_dict("records")
         if len(accuracy) else [],
     }, args.report)
+    if contacts is not None:
+        log_stage_run(params.train, "outcomes", run.as_of.isoformat(),
+                      {f"uplift.{r.batch}.{r.action}": r.uplift
+                       for r in overall.itertuples()},
+                      [Path(args.results), Path(args.report), Path(args.plot)])
     log.info("campaign outcomes: %d batch(es) measured from %s", measured, source)
 
 

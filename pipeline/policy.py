@@ -32,6 +32,7 @@ from pipeline.engines import connect_canonical
 from pipeline.io import read_json, write_json, write_parquet, write_with
 from pipeline.runinfo import read_run_info
 from pipeline.stage import run_stage
+from pipeline.tracking import log_stage_run
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     fig = qini_figure(qini)
     write_with(args.plot, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     write_json({"as_of": run.as_of.isoformat(), **report}, args.report)
+    if rows is not None and len(rows):
+        values = {f"policy_value.{k}": v for k, v in report.get("policy_value", {}).items()}
+        log_stage_run(params.train, "policy", run.as_of.isoformat(),
+                      {**values, "shrinkage": report.get("shrinkage", float("nan"))},
+                      [Path(args.report), Path(args.plot)])
     log.info("policy: %s; actions with evidence: %s", source,
              ", ".join(report.get("actions_with_evidence", [])) or "none")
 

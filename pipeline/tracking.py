@@ -204,3 +204,24 @@ def log_drift(run_id: str, drift: dict) -> None:
                             "drift.max_feature_psi": max(
                                 (f["psi"] for f in drift["features"]), default=0.0)})
         mlflow.set_tag("drift.status", drift["status"])
+
+
+def _metric_key(name: str) -> str:
+    """MLflow metric names allow letters, digits and _ - . / and spaces only."""
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in name)
+
+
+def log_stage_run(p: TrainParams, stage: str, as_of: str, metrics: dict[str, float],
+                  artifacts: list[Path]) -> None:
+    """A run of its own in the project's experiment for a campaign stage (outcomes, policy):
+    what was measured and learned sits in MLflow next to the models, one run per as_of."""
+    setup(p)
+    finite = {_metric_key(k): float(v) for k, v in metrics.items()
+              if isinstance(v, int | float) and v == v and abs(v) != float("inf")}
+    with mlflow.start_run(run_name=f"{stage} {as_of}"):
+        mlflow.set_tags({"stage": stage, "as_of": as_of})
+        if finite:
+            mlflow.log_metrics(finite)
+        for path in artifacts:
+            if Path(path).exists():
+                mlflow.log_artifact(str(path))
