@@ -76,7 +76,6 @@ REST = {"shap_rest": ("shap", ["shap_values", "shap_top_drivers"]),
 def child(population: Path, features: Path, names_file: Path, products: Path) -> None:
     """One measured run: fit the models, load the data, then score + reasons + recommend +
     product suggestions, timing each step."""
-    import ibis
 
     import models.causes
     import models.scoring
@@ -123,8 +122,7 @@ def child(population: Path, features: Path, names_file: Path, products: Path) ->
     t_finish = time.perf_counter()
     # what models.recommend.add_product_suggestions does once it has the purchase history
     targets = scored.loc[scored["product_classes"] != "", ["customer_id", "product_classes"]]
-    ids = suggest_products(ibis.duckdb.connect(), targets, matrix, cats, recent,
-                           rp.products_per_customer)
+    ids = suggest_products(targets, matrix, cats, recent, rp.products_per_customer)
     scored = scored.assign(product_ids=scored["customer_id"].map(ids).fillna("").astype(str),
                            product_note="")
     done = time.perf_counter()

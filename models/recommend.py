@@ -113,49 +113,88 @@ def add_product_suggestions(scored: pd.DataFrame, matrix: pd.DataFrame,
                             tables: Mapping[str, ir.Table], as_of: date,
                             p: RecommendParams) -> pd.DataFrame:
     """product_ids (comma-separated) and product_note per customer."""
-    import ibis
-
     if matrix.empty:
         return scored.assign(product_ids="", product_note="no item data: no product suggestions")
     cats, recent = purchase_history(tables, as_of, p.exclude_recent_days)
     targets = scored.loc[scored["product_classes"] != "", ["customer_id", "product_classes"]]
-    ids = suggest_products(ibis.duckdb.connect(), targets, matrix, cats, recent,
-                           p.products_per_customer)
+    ids = suggest_products(targets, matrix, cats, recent, p.products_per_customer)
     return scored.assign(product_ids=scored["customer_id"].map(ids).fillna("").astype(str),
                          product_note="")
 
 
-def suggest_products(con, targets: pd.DataFrame, matrix: pd.DataFrame,
+def _join_columns(frame: pd.DataFrame) -> pd.Series:
+    """Row-wise ",".join of the non-empty string columns, vectorised."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for col in frame.columns:
+        value = frame[col].fillna("")
+        sep = np.where((out != "") & (value != ""), ",", "")
+        out = out + sep + value
+    return out
+
+
+def suggest_products(targets: pd.DataFrame, matrix: pd.DataFrame,
                      customer_categories: pd.DataFrame | None, recent: pd.DataFrame,
                      k: int, recent_margin: int = 3) -> pd.Series:
     """Up to k product ids per customer from their target classes, in categories they bought
-    (when categories are known), not bought by them recently, most popular first."""
-    import ibis
-    from ibis import _
+    (when categories are known), not bought by them recently, most popular first.
 
+    Customers who bought the same categories and get the same classes share one candidate list
+    (a few hundred distinct lists for a million customers), so each list is built once; the
+    recent purchases are then removed from the first k + `recent_margin` candidates of each
+    customer in one vectorised anti-join."""
     if targets.empty or matrix.empty:
         return pd.Series(dtype="string")
-    tg = targets[["customer_id", "product_classes"]].assign(
-        product_class=targets["product_classes"].str.split(",")).explode("product_class")
-    tg["class_priority"] = tg.groupby("customer_id").cumcount()
-    t = ibis.memtable(tg[["customer_id", "product_class", "class_priority"]])
-    # only the most popular few per (category, class) can make anyone's top k: keep k plus a
-    # margin for what a customer bought recently, so candidates stay customers x k, not x all
-    shortlist = matrix.sort_values("popularity_rank").groupby(
+    shortlist = matrix.sort_values("popularity_rank", kind="stable").groupby(
         ["category", "product_class"], dropna=False).head(k + recent_margin)
-    m = ibis.memtable(shortlist[["product_id", "category", "product_class", "popularity_rank"]])
-    if customer_categories is not None and matrix["category"].notna().any():
-        cats = ibis.memtable(customer_categories[["customer_id", "category"]])
-        cand = t.join(cats, "customer_id").join(m, ["category", "product_class"])
+    ids = targets["customer_id"].astype(str).reset_index(drop=True)
+    classes = targets["product_classes"].astype(str).reset_index(drop=True)
+    use_categories = customer_categories is not None and matrix["category"].notna().any()
+    if use_categories:
+        # the set of categories a customer bought, as a sum of random 64-bit weights
+        bought = pd.DataFrame({"customer_id": customer_categories["customer_id"].astype(str),
+                               "category": customer_categories["category"].astype(str)}
+                              ).drop_duplicates()
+        code, names = pd.factorize(bought["category"])
+        weights = np.random.default_rng(0).integers(1, 2**63, len(names), dtype=np.uint64)
+        key = pd.Series(weights[code], index=bought["customer_id"]).groupby(level=0).sum()
+        cat_key = ids.map(key).fillna(0).astype(np.uint64)
     else:
-        cand = t.join(m, "product_class")
-    cand = cand.select("customer_id", "product_id", "class_priority", "popularity_rank")
+        cat_key = pd.Series(np.zeros(len(ids), dtype=np.uint64))
+    codes, uniques = pd.MultiIndex.from_arrays([cat_key, classes]).factorize()
+    first_customer = pd.Series(np.arange(len(ids))).groupby(codes).first()
+    cats_of = None
+    if use_categories:      # the categories of one customer per signature: all share them
+        reps = ids.iloc[first_customer.to_numpy()]
+        cats_of = bought[bought["customer_id"].isin(reps)].groupby("customer_id")[
+            "category"].agg(list)
+
+    # (category, class) -> [(rank, product)], most popular first; plain lists: a shop with
+    # many categories has many signatures, and each list is a few dozen products at most
+    cell: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for cat, cls, rank, pid in zip(
+            shortlist["category"].astype(str), shortlist["product_class"].astype(str),
+            shortlist["popularity_rank"], shortlist["product_id"].astype(str), strict=True):
+        cell.setdefault((cat if use_categories else "", cls), []).append((rank, pid))
+    lists = []
+    for u, (_key, cls) in enumerate(uniques):
+        cats = cats_of.get(ids.iloc[first_customer[u]], []) if use_categories else [""]
+        picked: list[str] = []
+        for c in cls.split(","):
+            pool = sorted(x for cat in cats for x in cell.get((cat, c), ()))
+            picked += [pid for _rank, pid in pool]
+        lists.append(picked[:k + recent_margin])
+
+    width = k + recent_margin
+    table = np.array([c + [None] * (width - len(c)) for c in lists], dtype=object)
+    long = pd.DataFrame({"customer_id": np.repeat(ids.to_numpy(), width),
+                         "pos": np.tile(np.arange(width), len(ids)),
+                         "product_id": table[codes].reshape(-1)}).dropna(subset="product_id")
     if not recent.empty:
-        rec = ibis.memtable(recent[["customer_id", "product_id"]])
-        cand = cand.anti_join(rec, ["customer_id", "product_id"])
-    w = ibis.window(group_by="customer_id", order_by=["class_priority", "popularity_rank"])
-    ranked = cand.mutate(rn=ibis.row_number().over(w)).filter(_.rn < k)
-    out = con.execute(ranked.group_by("customer_id").aggregate(
-        product_ids=_.product_id.group_concat(",", order_by=[_.class_priority,
-                                                              _.popularity_rank])))
-    return out.set_index("customer_id")["product_ids"].astype("string")
+        seen = pd.MultiIndex.from_arrays([recent["customer_id"].astype(str),
+                                          recent["product_id"].astype(str)])
+        long = long[~pd.MultiIndex.from_frame(long[["customer_id", "product_id"]]).isin(seen)]
+    long = long[long.groupby("customer_id", sort=False).cumcount() < k]
+    wide = long.assign(rank=long.groupby("customer_id", sort=False).cumcount()).pivot(
+        index="customer_id", columns="rank", values="product_id")
+    out = _join_columns(wide)
+    return out[out != ""].astype("string")

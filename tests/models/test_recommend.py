@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,7 +85,7 @@ def test_product_suggestions_follow_class_category_and_recency():
                             "product_classes": ["traffic,edge", "profit"]})
     cats = pd.DataFrame({"customer_id": ["A", "A", "B"], "category": ["bags", "shoes", "bags"]})
     recent = pd.DataFrame({"customer_id": ["A"], "product_id": ["t1"]})
-    ids = suggest_products(ibis.duckdb.connect(), targets, matrix, cats, recent, k=3)
+    ids = suggest_products(targets, matrix, cats, recent, k=3)
     assert ids["A"] == "t2,t3,e1"   # traffic first by popularity, t1 bought recently, t9 not
     assert ids["B"] == "p1"         # in their categories
 
