@@ -71,9 +71,13 @@ def top_drivers(contrib: pd.DataFrame, X: pd.DataFrame, k: int = 3) -> pd.Series
         for f in np.unique(picked[usable]):
             rows = np.where(usable & (picked == f))[0]
             phrase = BY_NAME[names[f]].phrase
-            parts[rows, j] = [_say(phrase, v) for v in raw[rows, f]]
-    joined = ["; ".join(p for p in row if p) for row in parts]
-    return pd.Series(joined, index=contrib.index, dtype="string")
+            # each distinct value is put in words once (days and counts repeat a lot)
+            distinct, back = np.unique(raw[rows, f], return_inverse=True)
+            parts[rows, j] = np.array([_say(phrase, v) for v in distinct], dtype=object)[back]
+    joined = pd.Series(parts[:, 0], index=contrib.index, dtype=object)
+    for j in range(1, parts.shape[1]):
+        joined = joined + np.where(parts[:, j] != "", "; ", "") + parts[:, j]
+    return joined.astype("string")
 
 
 def reason_metrics(actual: pd.Series, predicted: pd.Series) -> dict:
