@@ -77,6 +77,12 @@ TABLES: dict[str, TableSpec] = {
                   "cost": "num", "propensity": "num"},
         event_time="contact_ts",
     ),
+    "customers": TableSpec(   # attributes: current values, one row per customer
+        "customers",
+        required={"customer_id": "id"},
+        optional={"signup_ts": "ts", "region": "text", "acquisition_channel": "text",
+                  "birth_year": "num", "gender": "text"},
+    ),
     "labels": TableSpec(   # known causes for some customers: exit surveys, cancellation reasons
         "labels",
         required={"customer_id": "id", "label_ts": "ts", "cause": "text"},
@@ -103,7 +109,7 @@ _CHECKS: dict[tuple[str, str], list[pa.Check]] = {
     ("labels", "cause"): [pa.Check.isin(("forgot", "satisfaction", "choice", "price",
                                          "other"))],
 }
-_UNIQUE = {"orders": ["order_id"], "products": ["product_id"]}
+_UNIQUE = {"orders": ["order_id"], "products": ["product_id"], "customers": ["customer_id"]}
 
 
 def canonical_dtype(kind: str) -> str:

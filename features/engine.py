@@ -331,6 +331,35 @@ def events_block(events: ir.Table, purchases: ir.Table, cuts: list[Cutoff]) -> i
     return per_cutoff(cuts, snapshot)
 
 
+ATTRIBUTE_SHARES = ("region", "acquisition_channel", "gender")
+
+
+def attributes_block(customers: ir.Table, base: ir.Table) -> ir.Table:
+    """Customer attributes at each cutoff, for the customers of that cutoff: days since
+    sign-up (unknown before it: a sign-up after the cutoff is not known then), age from the
+    birth year, and each categorical attribute as the share of the cutoff's customers with the
+    same value (frequency encoding: numeric, so SHAP, drift and Spark treat it like any other
+    feature, and stable across runs, so a champion trained last month reads it alike)."""
+    cols = set(customers.columns)
+    c = customers.distinct(on="customer_id")
+    t = base.select("customer_id", "cutoff").join(c, "customer_id", how="left")
+    t = t.drop(*[x for x in t.columns if x.endswith("_right")])
+    out: dict[str, ir.Value] = {}
+    if "signup_ts" in cols:
+        signup = t.signup_ts.cast("date")
+        out["signup_age_days"] = (signup <= t.cutoff).ifelse(_days(t.cutoff, signup), ibis.null())
+    if "birth_year" in cols:
+        age = t.cutoff.year().cast("float64") - t.birth_year.cast("float64")
+        out["age_years"] = age.between(10, 110).ifelse(age, ibis.null())
+    for col in ATTRIBUTE_SHARES:
+        if col in cols:
+            value = t[col].cast("string").fill_null("")
+            same = _.count().over(ibis.window(group_by=[t.cutoff, value]))
+            every = _.count().over(ibis.window(group_by=t.cutoff))
+            out[f"{col}_share"] = same.cast("float64") / every
+    return t.select("customer_id", "cutoff", **out)
+
+
 def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
           p: FeatureParams = FeatureParams(), horizon_days: int = 365,
           score_max_lapsed_days: int | None = None) -> tuple[ir.Table, list[str]]:
@@ -357,6 +386,8 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
         blocks.append(reviews_block(tables["reviews"], cuts))
     if "events" in tables:
         blocks.append(events_block(tables["events"], purchases, cuts))
+    if "customers" in tables:
+        blocks.append(attributes_block(tables["customers"], base))
     out = base
     for block in blocks:
         out = out.left_join(block, KEY)

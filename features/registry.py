@@ -153,6 +153,19 @@ REGISTRY: tuple[Feature, ...] = (
        "events"),
     _f("coupon_claims_since_last_order", "price", "Coupons claimed after the last order.",
        "{v:.0f} coupons claimed since the last order", "events"),
+    # --- customer attributes (general; the optional customers table) ---------------------------
+    _f("signup_age_days", "general", "Days from sign-up to the cutoff (unknown when the sign-up "
+       "is after the cutoff).", "signed up {v:.0f} days ago", "customers.signup_ts"),
+    _f("age_years", "general", "Age at the cutoff from the birth year (10-110, else unknown).",
+       "{v:.0f} years old", "customers.birth_year"),
+    _f("region_share", "general", "Share of the cutoff's customers in the same region "
+       "(frequency encoding: stable across runs, so a registered model reads later data alike).",
+       "region shared by {v:.0%} of customers", "customers.region"),
+    _f("acquisition_channel_share", "general", "Share of the cutoff's customers acquired "
+       "through the same channel.", "acquisition channel of {v:.0%} of customers",
+       "customers.acquisition_channel"),
+    _f("gender_share", "general", "Share of the cutoff's customers with the same gender value.",
+       "gender value shared by {v:.0%} of customers", "customers.gender"),
 )
 
 BY_NAME: dict[str, Feature] = {f.name: f for f in REGISTRY}

@@ -40,6 +40,14 @@ def spark():
 @pytest.fixture(scope="module")
 def shop():
     tables, _ = generate(ShopConfig(customers=600, seed=11))
+    # customer attributes too (their shares are window functions: the same on both engines)
+    first = tables["orders"].groupby("customer_id")["order_ts"].min()
+    rng = np.random.default_rng(11)
+    tables["customers"] = pd.DataFrame({
+        "customer_id": first.index, "signup_ts": first.to_numpy() - pd.to_timedelta(
+            rng.integers(-30, 300, len(first)), unit="D"),
+        "region": rng.choice(["north", "south", "east"], len(first)),
+        "birth_year": rng.integers(1950, 2005, len(first)).astype(float)})
     as_of = tables["orders"]["order_ts"].max().date()
     first = tables["orders"]["order_ts"].min().date()
     cuts = training_cutoffs(first, as_of, 365, FeatureParams(snapshot_every_days=60, snapshots=6))

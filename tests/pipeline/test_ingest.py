@@ -27,7 +27,8 @@ def run(path: Path, **data) -> tuple[dict[str, pd.DataFrame], dict]:
 
 def test_synthetic_shop_ingests_into_the_contract(small_shop_dir):
     tables, summary = run(small_shop_dir)
-    assert set(tables) == set(TABLES) - {"labels"}  # a generated shop has no known causes
+    # a generated shop has no known causes and no customer attributes
+    assert set(tables) == set(TABLES) - {"labels", "customers"}
     for name, frame in tables.items():
         validate(name, frame)  # raises if the contract is broken
     orders = tables["orders"]
@@ -173,3 +174,17 @@ def test_unknown_mapping_target_is_a_clear_error(tmp_path):
     path = write_csv(tmp_path / "orders.csv", ORDERS)
     with pytest.raises(ChurnError, match="maps unknown column"):
         run(path, tables={"orders": {"columns": {"custmer_id": "x"}}})
+
+
+def test_customers_table_is_read_with_its_attributes(tmp_path):
+    write_csv(tmp_path / "orders.csv", ORDERS)
+    write_csv(tmp_path / "customers.csv", "customer_id,signup_ts,region,birth_year,favourite\n"
+              "00001,2023-05-01,North,1984,tea\n2,2023-11-02,south,,coffee\n")
+    tables, summary = run(tmp_path)
+    customers = tables["customers"].set_index("customer_id")
+    assert list(customers.index) == ["00001", "2"]
+    assert customers.loc["00001", "signup_ts"] == pd.Timestamp("2023-05-01")
+    assert customers.loc["00001", "birth_year"] == 1984 and pd.isna(customers.loc["2",
+                                                                                "birth_year"])
+    assert "favourite" not in customers.columns     # not in the contract: not read
+    assert summary["tables"]["customers"]["rows_kept"] == 2
