@@ -67,6 +67,15 @@ def test_fresh_repro_runs_every_stage_and_writes_outputs(repro_project):
     assert export["model_version"].eq("1").all()
     db = read_table("sqlite:///" + str(project / "exports" / "churn.db"), "churn_scores")
     assert len(db) == len(export)
+    # the campaign stages leave a run each in MLflow, with their tables and plots
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    for stage, artifact in (("outcomes", "campaign_results.csv"), ("policy", "qini.png")):
+        runs = client.search_runs(experiments, f"tags.stage = '{stage}'")
+        assert len(runs) == 1, stage
+        assert artifact in {a.path for a in client.list_artifacts(runs[0].info.run_id)}
 
 
 def test_second_repro_only_re_reads_the_shop_and_a_train_param_reruns_train(repro_project):
