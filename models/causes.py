@@ -22,7 +22,12 @@ another. This module learns the cause by programmatic weak supervision:
    become "the customers none of its functions fire for"). What the domain notes say about
    *who* leaves is fixed rather than estimated: "bought once" fires on price and other leavers
    at its overall rate (all customers alike) and rarely on choice (2+ orders), and a
-   purchase's price facts fire on forgetful leavers at their overall rate. A function counts
+   purchase's price facts fire on forgetful leavers at their overall rate, and so (that is
+   what "says nothing about forgetting" implies) on the other causes together too: the
+   function's own cause takes only what is left of that rate, so EM cannot turn a one-time
+   buyer's sale-week order into price while forgetful buyers keep firing at the overall rate.
+   The SHAP function reads the same features as the others and is measured against the
+   posterior without its own vote. A function counts
    only in its *scope* (the choice signatures among customers with 2+ orders, a return reason
    among customers who returned something): one fact is one vote (a one-time buyer's order
    in a sale week, on discount or at the cheap end is one function, not three). Known causes
@@ -83,8 +88,8 @@ NEW_ARRIVAL_SHARE = 0.25    # "chase new items": a quarter or more of the items 
 BROWSE_VISITS = 3           # still browsing after the last order
 GAPS_GROW = 1.5             # last gap 1.5x the earlier ones: orders thin out
 SALE_SHARE = 0.5            # most orders in sale weeks
-DISCOUNT_SHARE = 0.5        # most orders discounted ...
-DISCOUNT_DEPTH = 0.15       # ... by a real discount
+DISCOUNT_SHARE = 0.5        # most orders discounted (the habit: no depth needed)
+DISCOUNT_DEPTH = 0.15      # a single order on a real discount
 COUPONS = 2                 # coupons claimed over the customer's life
 CHEAP_END = 0.7             # pays 70% or less of the category's mean price
 RETURN_RATE = 1 / 3         # a third or more of the orders returned
@@ -160,6 +165,10 @@ class LabellingFunction:
     independent_of: tuple[str, ...] = ()
     #: causes it almost never fires on (`RARE`), from the domain notes
     rare_for: tuple[str, ...] = ()
+    #: reads the same features as the other functions (the churn model's SHAP reason): not
+    #: conditionally independent of them, so the label model measures it against the
+    #: posterior without its own vote
+    dependent: bool = False
 
     def available(self, tables: Iterable[str]) -> bool:
         tables = set(tables)
@@ -373,9 +382,11 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             lambda f: (n(f) == 1) & known("sale_week_share")(f),
             independent_of=PRICE_FACT_NOT_ABOUT),
         LabellingFunction(
-            "discounts", "price", ("orders.discount",), "2+ orders, most on a real discount",
-            lambda f: (c(f, "discount_share") >= DISCOUNT_SHARE)
-            & (c(f, "discount_depth") >= DISCOUNT_DEPTH),
+            "discounts", "price", ("orders.discount",), "2+ orders, most on discount",
+            # the habit the domain notes name ("buy on discount"), as the hand rules read it:
+            # a shallow discount on most orders is a habit too (a depth bar made it miss most
+            # price leavers of shops whose discounts are small)
+            lambda f: c(f, "discount_share") >= DISCOUNT_SHARE,
             lambda f: _pct(c(f, "discount_share")) + " of orders on discount (average "
             + _pct(c(f, "discount_depth")) + " off)",
             repeat(2, "discount_share", "discount_depth"),
@@ -423,7 +434,7 @@ def _lfs() -> tuple[LabellingFunction, ...]:
             "shap_reason", ANY, (), "the churn model's SHAP reason (`shap_reason`)",
             _shap_votes,
             lambda f: "the churn model's drivers point at " + _text(f, "shap_reason"),
-            lambda f: _shap_votes(f) >= 0, basis="churn model (SHAP)"),
+            lambda f: _shap_votes(f) >= 0, basis="churn model (SHAP)", dependent=True),
     )
 
 
@@ -461,6 +472,14 @@ def fixed_rates(lfs: list[LabellingFunction], L: np.ndarray, S: np.ndarray) -> n
         if S[:, j].any():
             out[j, [IDX[c] for c in lf.independent_of]] = (L[S[:, j], j] >= 0).mean()
         out[j, [IDX[c] for c in lf.rare_for]] = RARE
+    return out
+
+
+def independent_of(lfs: list[LabellingFunction]) -> np.ndarray:
+    """Per function and cause, whether the fact says nothing about the cause (m x k)."""
+    out = np.zeros((len(lfs), K), bool)
+    for j, lf in enumerate(lfs):
+        out[j, [IDX[c] for c in lf.independent_of]] = True
     return out
 
 
@@ -519,6 +538,11 @@ class LabelModel:
     class_mass: np.ndarray | None = None
     #: per function and cause, a firing rate known beforehand (NaN: estimated)
     fixed: np.ndarray | None = None
+    #: per function and cause, fixed at the overall rate because the fact says nothing about
+    #: the cause (the other causes then fire at that rate together, too)
+    independent: np.ndarray | None = None
+    #: per function, measured against the posterior without its own vote (see `fit`)
+    dependent: np.ndarray | None = None
     n_iter: int = 0
 
     @staticmethod
@@ -557,12 +581,14 @@ class LabelModel:
         return self._normalise(logp)
 
     def _one_sided(self, c: int, fires: np.ndarray, mass: np.ndarray,
-                   coverage: float, fixed: np.ndarray) -> np.ndarray:
+                   coverage: float, fixed: np.ndarray,
+                   independent: np.ndarray | None = None) -> np.ndarray:
         """Firing rate per cause of a function voting for c (fires, mass: per cause); `fixed`:
         rates known from the domain (NaN: estimate), which the others are estimated around."""
         # an indistinct cause keeps the shared rates: the causes no function can see stay
         # at their prior ratio
         known = ~np.isnan(fixed) & self.observable
+        mass_all = mass
         fires, mass = fires.copy(), mass.copy()
         fires[known], mass[known] = 0.0, 0.0
         s = self.smoothing
@@ -579,7 +605,29 @@ class LabelModel:
             rho[own] = np.minimum(
                 (fires[own] + self.shrinkage * off) / (mass[own] + self.shrinkage), on)
         rho[c] = on
-        return np.where(known, fixed, rho)
+        rho = np.where(known, fixed, rho)
+        if independent is not None:
+            rho = self._consistent(rho, c, mass_all, coverage, independent & known, known)
+        return rho
+
+    @staticmethod
+    def _consistent(rho: np.ndarray, c: int, mass: np.ndarray, coverage: float,
+                    independent: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Rates that honour "the fact says nothing about the `independent` causes": it fires
+        on them at its overall rate, so it fires at that rate on the other causes together
+        too (P(fire | y in I) = P(fire) implies P(fire | y not in I) = P(fire)). The function's
+        own cause c takes what the other causes' rates leave of that mass-weighted mean
+        (without this EM puts the rows the function fires on into c while the independent
+        causes keep firing at the overall rate: the fact would count for c twice)."""
+        rest = ~independent
+        if not independent.any() or not rest[c] or known[c] or mass[c] <= 0:
+            return rho
+        others = rest.copy()
+        others[c] = False
+        want = coverage * mass[rest].sum() - (mass[others] * rho[others]).sum()
+        out = rho.copy()
+        out[c] = np.clip(want / mass[c], 1e-4, 1 - 1e-4)
+        return out
 
     def _confusion(self, t: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """P(vote | cause, it votes) of a multi-cause function voting for `t` (k x k)."""
@@ -609,19 +657,35 @@ class LabelModel:
                 conf[others, v] = np.minimum(conf[others, v], conf[v, v])
         return conf
 
-    def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray) -> np.ndarray:
+    def _posteriors_without(self, L: np.ndarray, S: np.ndarray,
+                            logp: np.ndarray) -> dict[int, np.ndarray]:
+        """Per `dependent` function, the posterior without its own vote: it is measured
+        against the causes the other functions anchor, not against itself. The SHAP reason
+        reads the same features as the one-sided functions; with its vote in the posterior it
+        is measured against, EM counts that shared evidence twice and the vote looks as right
+        as it is confident (a conditionally independent function keeps plain EM: against a
+        posterior without it its accuracy would come out too low)."""
+        out = {}
+        logphi = np.log(np.clip(self.phi, 1e-12, None))
+        for j in np.where(self.active & self.dependent)[0]:
+            own = np.where(S[:, j, None], logphi[j][:, L[:, j] + 1].T, 0.0)
+            out[j] = self._normalise(logp - own)
+        return out
+
+    def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray,
+                q_without: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
         k = len(self.prior)
         phi = np.zeros((L.shape[1], k, k + 1))
         phi[:, :, 0] = 1.0  # a silent function always abstains
         for j in np.where(self.active)[0]:
             votes = L[S[:, j], j]
-            q_j = q[S[:, j]]
+            q_j = (q if q_without is None or j not in q_without else q_without[j])[S[:, j]]
             fire = votes >= 0
             coverage = fire.mean()
             t = self.targets[j]
             if not self._multi(j):
                 rho = self._one_sided(t[0], q_j[fire].sum(axis=0), q_j.sum(axis=0), coverage,
-                                      self.fixed[j])
+                                      self.fixed[j], self.independent[j])
                 phi[j, :, 0] = 1 - rho
                 phi[j, :, t[0] + 1] = rho
             else:
@@ -631,16 +695,27 @@ class LabelModel:
         return phi
 
     def fit(self, L: np.ndarray, gold: np.ndarray | None = None,
-            scope: np.ndarray | None = None, fixed: np.ndarray | None = None) -> LabelModel:
+            scope: np.ndarray | None = None, fixed: np.ndarray | None = None,
+            independent: np.ndarray | None = None,
+            dependent: np.ndarray | None = None) -> LabelModel:
         """`L`: n x m votes (-1 abstain); `gold`: known cause index or -1 per row; `scope`:
         n x m booleans, where a vote or abstention counts (default everywhere); `fixed`: m x k
-        firing rates known beforehand (NaN: estimate; one-sided functions only)."""
+        firing rates known beforehand (NaN: estimate; one-sided functions only);
+        `independent`: m x k, where a fixed rate is the overall rate of a fact that says
+        nothing about the cause (the function's own cause then takes what keeps its rate on
+        the other causes together at the overall rate too); `dependent`: m booleans, functions
+        not conditionally independent of the others (they read the same features), measured
+        against the posterior without their own vote."""
         L = np.asarray(L, dtype=np.int64)
         S = self._scope(L, scope)
         L = np.where(S, L, ABSTAIN)
         k = len(self.prior)
         self.fixed = (np.full((L.shape[1], k), np.nan) if fixed is None
                       else np.asarray(fixed, float))
+        self.independent = (np.zeros((L.shape[1], k), bool) if independent is None
+                            else np.asarray(independent, bool) & ~np.isnan(self.fixed))
+        self.dependent = (np.zeros(L.shape[1], bool) if dependent is None
+                          else np.asarray(dependent, bool))
         self.prior = np.asarray(self.prior, float) / np.sum(self.prior)
         self.targets = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
         # informative: it fires, and abstains somewhere in its scope or names several causes
@@ -658,10 +733,14 @@ class LabelModel:
             q[known] = np.eye(k)[gold[known]]
         self.phi = self._m_step(L, q, S)
         for it in range(self.max_iter):
-            q = self._normalise(np.log(self.prior) + self._loglik(L, S))
+            logp = np.log(self.prior) + self._loglik(L, S)
+            q = self._normalise(logp)
+            q_without = self._posteriors_without(L, S, logp)
             if known is not None and known.any():
                 q[known] = np.eye(k)[gold[known]]
-            phi = self._m_step(L, q, S)
+                for qj in q_without.values():
+                    qj[known] = np.eye(k)[gold[known]]
+            phi = self._m_step(L, q, S, q_without)
             change = np.abs(phi - self.phi).max()
             self.phi = phi
             self.n_iter = it + 1
@@ -953,7 +1032,8 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
     S = lf_scopes(train, tables, lfs)
     g = gold_vector(train, gold)
     pi = np.array([float(prior.get(c, 0.0)) for c in CAUSES]) + 1e-6
-    lm = LabelModel(prior=pi).fit(L, g, S, fixed_rates(lfs, L, S))
+    lm = LabelModel(prior=pi).fit(L, g, S, fixed_rates(lfs, L, S), independent_of(lfs),
+                                  np.array([lf.dependent for lf in lfs], bool))
     Q = lm.predict_proba(L, S)
     known = g >= 0
     Q[known] = np.eye(K)[g[known]]

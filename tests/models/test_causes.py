@@ -356,3 +356,75 @@ def test_without_labels_confidence_ranks_but_follows_the_label_model(model, shop
     assert ece < 0.2, table
     big = table[table.n >= 30]
     assert big.accuracy.iloc[-1] > big.accuracy.iloc[0] + 0.2, table
+
+
+def test_a_fact_independent_of_a_cause_fires_at_its_overall_rate_on_the_rest_too():
+    """"Says nothing about forgot": P(fire | forgot) = P(fire) = 0.5, so on the other causes
+    together it fires at 0.5 as well. Hand-computed: masses forgot 6, price 3, other 1; the
+    other rates are other 0.2 (estimated), forgot 0.5 (fixed), so price takes
+    (0.5 * 4 - 1 * 0.2) / 3 = 0.6, not the 0.9 EM wanted."""
+    FG, PR, OT = CAUSES.index("forgot"), CAUSES.index("price"), CAUSES.index("other")
+    mass = np.zeros(len(CAUSES))
+    mass[[FG, PR, OT]] = [6.0, 3.0, 1.0]
+    rho = np.zeros(len(CAUSES))
+    rho[[FG, PR, OT]] = [0.5, 0.9, 0.2]
+    independent = np.zeros(len(CAUSES), bool)
+    independent[FG] = True
+    out = LabelModel._consistent(rho, PR, mass, 0.5, independent, independent.copy())
+    assert out[PR] == pytest.approx(0.6)
+    assert out[FG] == 0.5 and out[OT] == 0.2
+    # nothing independent, or the function's own cause fixed: unchanged
+    none = np.zeros(len(CAUSES), bool)
+    np.testing.assert_array_equal(LabelModel._consistent(rho, PR, mass, 0.5, none, none), rho)
+    np.testing.assert_array_equal(
+        LabelModel._consistent(rho, FG, mass, 0.5, independent, independent.copy()), rho)
+
+
+def test_a_price_fact_of_one_time_buyers_cannot_outweigh_forgetting():
+    """Among one-time buyers nearly all leavers forgot or left over price; a sale-week order
+    that fires on forgetful leavers at the overall rate can then barely favour price: EM may
+    no longer give it to price leavers at almost every firing and to nobody else."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    FG, PR = CAUSES.index("forgot"), CAUSES.index("price")
+    fire = rng.random(n) < 0.45  # the same rate on both: the fact says nothing
+    L = np.column_stack([np.full(n, FG), np.where(fire, PR, -1)])
+    L[rng.random(n) < 0.05, 0] = -1  # "bought once" abstains somewhere
+    prior = np.array([DEFAULT_PRIOR[c] for c in CAUSES])
+    fixed = np.full((2, len(CAUSES)), np.nan)
+    fixed[1, FG] = fire.mean()
+    independent = np.zeros((2, len(CAUSES)), bool)
+    independent[1, FG] = True
+    lm = LabelModel(prior=prior).fit(L, fixed=fixed, independent=independent)
+    rates = 1 - lm.phi[1, :, 0]
+    assert rates[PR] / rates[FG] < 1.5, rates
+    bought_once = L[:, 0] == FG
+    assert (lm.predict_proba(L).argmax(1)[bought_once] == FG).all()
+
+
+def test_a_dependent_function_is_measured_without_its_own_vote():
+    """The SHAP reason reads the same features as the one-sided functions: the label model
+    measures it against the posterior without its own vote: the prior and the other
+    function's vote or abstention alone."""
+    prior = np.array([DEFAULT_PRIOR[c] for c in CAUSES])
+    PR, CH = CAUSES.index("price"), CAUSES.index("choice")
+    L = np.array([[PR, PR], [-1, CH], [PR, CH], [-1, PR]] * 50)
+    lm = LabelModel(prior=prior).fit(L, dependent=np.array([False, True]))
+    logp = np.log(lm.prior) + lm._loglik(L, np.ones(L.shape, bool))
+    without = lm._posteriors_without(L, np.ones(L.shape, bool), logp)
+    assert list(without) == [1]
+    first = np.log(lm.prior) + np.log(lm.phi[0][:, L[:, 0] + 1].T)  # the other vote only
+    np.testing.assert_allclose(without[1], lm._normalise(first))
+    # a function not marked dependent keeps plain EM
+    assert LabelModel(prior=prior).fit(L)._posteriors_without(L, np.ones(L.shape, bool),
+                                                              logp) == {}
+
+
+def test_discounts_is_the_habit_most_orders_discounted():
+    """2+ orders, half or more discounted: a price vote however shallow the discount."""
+    frame = pd.DataFrame({"ev_orders": [2.0, 3.0, 3.0, 1.0],
+                          "discount_share": [0.5, 1 / 3, 1.0, 1.0],
+                          "discount_depth": [0.05, 0.5, 0.02, 0.3]})
+    votes = apply_lfs(frame, {"orders", "orders.discount"}, [LF_BY_NAME["discounts"]])[:, 0]
+    price = CAUSES.index("price")
+    assert votes.tolist() == [price, -1, price, -1]
