@@ -58,8 +58,8 @@ _CACHE: OrderedDict[str, BgnbdFit] = OrderedDict()
 
 @dataclass(frozen=True)
 class BgnbdFit:
-    """The fitted BG/NBD parameters (days), or the fallback's pooled repeat rate."""
-    method: str                 # "bgnbd" or "fallback"
+    """The fitted BG/NBD or MBG/NBD parameters (days), or the fallback's pooled repeat rate."""
+    method: str                 # "bgnbd", "mbgnbd" or "fallback"
     r: float = float("nan")
     alpha: float = float("nan")
     a: float = float("nan")
@@ -114,17 +114,31 @@ def _objective(log_params: np.ndarray, x, t_x, T, w) -> tuple[float, np.ndarray]
     return float(value), grad
 
 
+def _objective_mbgnbd(log_params: np.ndarray, x, t_x, T, w) -> float:
+    """Minus the weighted mean MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007)
+    plus the ridge. Unlike BG/NBD a customer may drop out right after the first order too, so
+    a one-time buyer silent for long is not taken for an active one."""
+    r, alpha, a, b = np.exp(log_params)
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    alive = betaln(a, b + x + 1) - betaln(a, b) - (r + x) * np.log(alpha + T)
+    dead = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+    value = -(w @ (common + np.logaddexp(alive, dead))) / w.sum() \
+        + PENALTY * float(log_params @ log_params)
+    return float(value) if np.isfinite(value) else 1e10
+
+
 def _summary(inputs: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """Distinct (x, t_x, T) and their counts: the fit's whole input."""
     grouped = inputs.groupby(["x", "t_x", "T"], sort=True).size().reset_index(name="w")
     return tuple(grouped[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
 
 
-def _fit_bgnbd(x, t_x, T, w) -> tuple[np.ndarray, bool]:
+def _fit_bgnbd(x, t_x, T, w, method: str = "bgnbd") -> tuple[np.ndarray, bool]:
     start = np.log([1.0, max(float(w @ T / w.sum()), 1.0), 1.0, 1.0])
+    objective, jac = (_objective, True) if method == "bgnbd" else (_objective_mbgnbd, False)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        res = minimize(_objective, start, args=(x, t_x, T, w), jac=True, method="L-BFGS-B",
+        res = minimize(objective, start, args=(x, t_x, T, w), jac=jac, method="L-BFGS-B",
                        bounds=[(-12.0, 12.0)] * 4)
     return np.exp(res.x), bool(res.success or res.status == 2) and np.isfinite(res.fun)
 
@@ -137,20 +151,21 @@ def _fallback(x, t_x, T, w, rows: int, reason: str) -> BgnbdFit:
     return BgnbdFit("fallback", rate=rate, rows=rows, reason=reason)
 
 
-def fit_params(inputs: pd.DataFrame) -> BgnbdFit:
-    """The BG/NBD fit of one cutoff's (x, t_x, T) rows, or the fallback's rate. Never raises."""
+def fit_params(inputs: pd.DataFrame, method: str = "bgnbd") -> BgnbdFit:
+    """The BG/NBD (or, with method "mbgnbd", MBG/NBD) fit of one cutoff's (x, t_x, T) rows, or
+    the fallback's rate. Never raises."""
     x, t_x, T, w = _summary(inputs)
     rows = int(w.sum())
     repeat = int(w[x > 0].sum())
     if rows < MIN_ROWS or repeat < MIN_REPEAT_BUYERS:
         return _fallback(x, t_x, T, w, rows, f"{repeat} repeat buyers in {rows} rows")
     try:
-        (r, alpha, a, b), ok = _fit_bgnbd(x, t_x, T, w)
+        (r, alpha, a, b), ok = _fit_bgnbd(x, t_x, T, w, method)
     except Exception as exc:  # noqa: BLE001 - a failed fit falls back, never fails the run
         return _fallback(x, t_x, T, w, rows, f"fit failed: {exc}")
     if not ok or not np.all(np.isfinite([r, alpha, a, b])):
         return _fallback(x, t_x, T, w, rows, "fit did not converge")
-    return BgnbdFit("bgnbd", r=float(r), alpha=float(alpha), a=float(a), b=float(b), rows=rows)
+    return BgnbdFit(method, r=float(r), alpha=float(alpha), a=float(a), b=float(b), rows=rows)
 
 
 def fit_params_pymc(inputs: pd.DataFrame, unit_days: float = 7.0) -> BgnbdFit:
@@ -210,6 +225,16 @@ def predict(fit: BgnbdFit, inputs: pd.DataFrame, horizon_days: int) -> pd.DataFr
             # expected orders in t (eq. 10), defined for a > 1; otherwise (or when hyp2f1 fails)
             # the active customer's rate times t, an upper bound that ignores dropout within t
             expected = _expected_bgnbd(r, alpha, a, b, x, T, t, p_alive)
+        elif fit.method == "mbgnbd":
+            r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
+            # P(alive) = 1 / (1 + a / (b + x) ((alpha + T) / (alpha + t_x))^(r + x)): every
+            # order, the first included, is a chance to drop out
+            log_odds_dead = (np.log(a) - np.log(b + x)
+                             + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+            p_alive = 1.0 / (1.0 + np.exp(np.minimum(log_odds_dead, 700)))
+            silent = ((alpha + T) / (alpha + T + t)) ** (r + x)
+            p_none = 1.0 - p_alive * (1.0 - silent)
+            expected = p_alive * (r + x) / (alpha + T) * t   # upper bound, as BG/NBD's crude
         else:
             rate_i = (x + 1.0) / (T + 1.0 / fit.rate)
             silence = T - t_x
@@ -248,18 +273,19 @@ def _sample_mask(ids: pd.Series, limit: int) -> np.ndarray:
     return mask
 
 
-def _cache_key(inputs: pd.DataFrame) -> str:
+def _cache_key(inputs: pd.DataFrame, method: str = "bgnbd") -> str:
     x, t_x, T, w = _summary(inputs)
-    digest = hashlib.md5(b"bgnbd-v1")
+    digest = hashlib.md5(f"{method}-v1".encode())
     for arr in (x, t_x, T, w):
         digest.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
-def cached_fit(inputs: pd.DataFrame, cache_dir: str | Path | None = None) -> BgnbdFit:
+def cached_fit(inputs: pd.DataFrame, cache_dir: str | Path | None = None,
+               method: str = "bgnbd") -> BgnbdFit:
     """`fit_params`, memoised by a hash of the fitting input (in process, and in `cache_dir`
     as small JSON files when given)."""
-    key = _cache_key(inputs)
+    key = _cache_key(inputs, method)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -271,7 +297,7 @@ def cached_fit(inputs: pd.DataFrame, cache_dir: str | Path | None = None) -> Bgn
         except Exception:  # noqa: BLE001 - a bad cache file is refitted
             fit = None
     if fit is None:
-        fit = fit_params(inputs)
+        fit = fit_params(inputs, method)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -285,7 +311,8 @@ def cached_fit(inputs: pd.DataFrame, cache_dir: str | Path | None = None) -> Bgn
 
 
 def btyd_features(frame: pd.DataFrame, horizon_days: int, max_fit_customers: int = 20000,
-                  seed: int = 42, cache_dir: str | Path | None = None) -> pd.DataFrame:
+                  seed: int = 42, cache_dir: str | Path | None = None,
+                  method: str = "bgnbd") -> pd.DataFrame:
     """customer_id, cutoff and the three BTYD columns for every row of `frame` (same order).
 
     One BG/NBD per cutoff, fitted on that cutoff's rows only (a deterministic md5 sample of at
@@ -306,7 +333,7 @@ def btyd_features(frame: pd.DataFrame, horizon_days: int, max_fit_customers: int
         rows = inputs.iloc[idx]
         mask = _sample_mask(frame["customer_id"].iloc[idx], max(1, int(max_fit_customers)))
         try:
-            fit = cached_fit(rows[mask], cache_dir)
+            fit = cached_fit(rows[mask], cache_dir, method)
             values = predict(fit, rows, horizon_days)
         except Exception as exc:  # noqa: BLE001 - never fail the features stage
             log.warning("BTYD features for cutoff %s fell back: %s", cutoff, exc)

@@ -1,7 +1,12 @@
 """Scores for a shop too young (or a horizon too long) for a labelled training snapshot: the
-BTYD model needs no labels. A BG/NBD is fitted on the scoring snapshot itself (every customer
+BTYD model needs no labels. An MBG/NBD is fitted on the scoring snapshot itself (every customer
 as of as_of: point in time), its P(no purchase in the horizon) is the churn score, calibrated on
-whatever labelled snapshots exist (isotonic, when both outcomes occur often enough)."""
+whatever labelled snapshots exist (isotonic, when both outcomes occur often enough).
+
+MBG/NBD rather than BG/NBD: BG/NBD lets a customer drop out only after a repeat order, so it
+holds every one-time buyer alive however long they have been silent; a young shop's customers
+are mostly one-time buyers, and the MBG/NBD's dropout after the first order ranks them by how
+long they have been silent."""
 
 from __future__ import annotations
 
@@ -18,14 +23,15 @@ from models.split import MIN_PER_CLASS
 def fit_short_history(frame: pd.DataFrame, horizon_days: int) -> tuple[BtydChurnModel, dict]:
     """The fallback model from the features table (score rows, and labelled rows if any)."""
     snapshot = frame[frame["split"] == "score"]
-    fit = fit_params(btyd_inputs(snapshot))
+    fit = fit_params(btyd_inputs(snapshot), method="mbgnbd")
     model = BtydChurnModel(fit=fit, horizon_days=horizon_days)
     labelled = frame[frame["split"] == "train"]
     churned = int(labelled["churned"].sum()) if len(labelled) else 0
     calibrated = min(churned, len(labelled) - churned) >= 2 * MIN_PER_CLASS
     if calibrated:
         # each labelled cutoff's own BTYD fit: what the model would have said back then
-        p = btyd_features(labelled, horizon_days)["btyd_p_no_purchase"].to_numpy()
+        p = btyd_features(labelled, horizon_days, method="mbgnbd")[
+            "btyd_p_no_purchase"].to_numpy()
         model.calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
             p, labelled["churned"].to_numpy(float))
     scores = model.predict_proba(snapshot)
