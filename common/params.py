@@ -88,11 +88,13 @@ class TrainParams:
     sample_customers: int | None = _min(1, None)
     promotion_metric: Literal["roc_auc", "pr_auc", "brier", "ece"] = "roc_auc"
     promotion_margin: float = 0.002
+    embargo_days: int = _min(0, 0)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     btyd: bool = True
+    rolling_folds: int = _min(0, 3)
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,44 @@ class Split:
     valid: pd.DataFrame       # newest labelled cutoff: judge the model, never fit on it
 
 
-def time_split(frame: pd.DataFrame) -> Split:
+def time_split(frame: pd.DataFrame, embargo_days: int = 0,
+               validate_on: object | None = None) -> Split:
+    """Split the labelled snapshots by time. The newest (or `validate_on`) validates; of the
+    cutoffs at least `embargo_days` before it, the newest stops and calibrates and the older
+    ones fit. An embargo as long as the horizon keeps every label window the model learns
+    from out of the validation period (no shared events between what it fitted and what
+    judges it); 0 keeps every earlier cutoff."""
     labelled = frame[frame["split"] == "train"]
     cutoffs = sorted(labelled["cutoff"].unique())
-    if len(cutoffs) < 3:
+    if validate_on is not None:
+        cutoffs = [c for c in cutoffs if c <= pd.Timestamp(validate_on)]
+    if not cutoffs:
+        raise ChurnError("no labelled cutoff to validate on")
+    last = cutoffs[-1]
+    before = [c for c in cutoffs[:-1]
+              if pd.Timestamp(c) + pd.Timedelta(days=embargo_days) <= pd.Timestamp(last)]
+    if len(before) < 2:
+        embargo = f" with an embargo of {embargo_days} days" if embargo_days else ""
         raise ChurnError(
             f"need at least 3 labelled cutoffs to fit, stop/calibrate and validate; found "
-            f"{len(cutoffs)}. Raise features.snapshots or use a shorter churn.horizon_days")
-    valid = labelled[labelled["cutoff"] == cutoffs[-1]]
-    held = labelled[labelled["cutoff"] == cutoffs[-2]]
-    fit = labelled[labelled["cutoff"] < cutoffs[-2]]
+            f"{len(before) + 1}{embargo}. Raise features.snapshots or use a shorter "
+            "churn.horizon_days" + (" or a shorter train.embargo_days" if embargo_days else ""))
+    valid = labelled[labelled["cutoff"] == last]
+    held = labelled[labelled["cutoff"] == before[-1]]
+    fit = labelled[labelled["cutoff"] < before[-1]]
     half = stable_bucket(held["customer_id"]) < 50
     split = Split(fit=fit, stop=held[half], calibrate=held[~half], valid=valid)
     check_trainable(split)
     return split
+
+
+def rolling_cutoffs(frame: pd.DataFrame, folds: int, embargo_days: int = 0) -> list:
+    """The newest `folds` labelled cutoffs that each leave 2 earlier cutoffs to train on."""
+    cutoffs = sorted(frame.loc[frame["split"] == "train", "cutoff"].unique())
+    usable = [c for c in cutoffs
+              if sum(pd.Timestamp(b) + pd.Timedelta(days=embargo_days) <= pd.Timestamp(c)
+                     for b in cutoffs if b < c) >= 2]
+    return usable[-folds:] if folds > 0 else []
 
 
 #: below this many labelled rows per class a part of the split says nothing

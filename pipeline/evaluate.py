@@ -13,7 +13,15 @@ import mlflow
 import pandas as pd
 
 from common.params import load_params
-from models.evaluation import GateDecision, compare, curve_data, gate, reason_backtest
+from models.evaluation import (
+    MODEL,
+    GateDecision,
+    compare,
+    curve_data,
+    gate,
+    reason_backtest,
+    rolling_validation,
+)
 from models.evaluation import validation_scores as scores_of
 from models.metrics import score_metrics
 from models.plots import curve_figure
@@ -77,10 +85,15 @@ def main(argv: list[str] | None = None) -> None:
         short_history(trained, args)
         return
     model = load_churn_model(trained["model_uri"])
-    split = time_split(pd.read_parquet(args.features).sort_values(
-        ["cutoff", "customer_id"], ignore_index=True))
+    frame = pd.read_parquet(args.features).sort_values(["cutoff", "customer_id"],
+                                                       ignore_index=True)
+    split = time_split(frame, params.train.embargo_days)
     scores = scores_of(split, model, run.horizon_days, params.evaluate.btyd)
     details = compare(split.valid, scores)
+    if params.evaluate.rolling_folds:
+        details["rolling"] = rolling_validation(frame, model.features, params.train,
+                                                params.base.seed, run.horizon_days,
+                                                params.evaluate.rolling_folds)
     decision = run_gate(trained, split.valid, details["model"]["all"],
                         params.train.promotion_metric, params.train.promotion_margin)
     details["promotion"] = asdict(decision)
@@ -136,6 +149,10 @@ def headline_metrics(details: dict) -> dict:
     out = {**{k: round(model[k], 4) for k in ("roc_auc", "pr_auc", "brier", "ece")},
            "baseline_roc_auc": round(best["roc_auc"], 4),
            "baseline_pr_auc": round(best["pr_auc"], 4)}
+    rolling = details.get("rolling", {}).get("summary", {}).get(MODEL)
+    if rolling:
+        out["roc_auc_rolling_mean"] = round(rolling["mean"], 4)
+        out["roc_auc_rolling_std"] = round(rolling["std"], 4)
     if details.get("reasons"):
         out["reason_accuracy"] = round(details["reasons"]["accuracy"], 4)
         out["reason_macro_f1"] = round(details["reasons"]["macro_f1"], 4)

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     check_owner(registered)  # before hours of training into someone else's model
     try:
         split = time_split(read_training_rows(Path(args.features),
-                                              params.train.sample_customers))
+                                              params.train.sample_customers),
+                           params.train.embargo_days)
     except ChurnError as exc:  # too little labelled history: score with BTYD instead
         model, info = short_history_model(Path(args.features), Path(args.canonical),
                                           run.horizon_days, params, str(exc))
