@@ -35,7 +35,7 @@ bench: install
 	$(PY) benchmarks/features.py
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/scoring.py
-	$(PY) benchmarks/causes_eval.py
+	$(PY) benchmarks/reasons.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -346,7 +346,7 @@ def test_reason_confidence_is_calibrated_on_a_generated_shop():
 def test_without_labels_confidence_ranks_but_follows_the_label_model(model, shop):
     """Without any known cause the confidence is calibrated to the label model's belief: it
     ranks (more confident, more often right) but is as over-confident as the label model is
-    on this generator (see benchmarks/causes_eval.py)."""
+    on this generator (see benchmarks/reasons.py)."""
     _, frame = shop
     rows = lapsed(frame)
     assert model.calibrated_on == "label_model"

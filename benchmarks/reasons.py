@@ -23,7 +23,7 @@ once with all tables and once with orders + order_items + products + returns onl
 mean over seeds and the bars. Nothing is tuned here: every threshold is fixed in
 models/causes.py, the truth is only read to score.
 
-    .venv/bin/python benchmarks/causes_eval.py [--customers 6000] [--seeds 101 202 303]
+    .venv/bin/python benchmarks/reasons.py [--customers 6000] [--seeds 101 202 303]
 """
 
 from __future__ import annotations
