@@ -29,7 +29,7 @@ def time_split(frame: pd.DataFrame, embargo_days: int = 0,
     labelled = frame[frame["split"] == "train"]
     cutoffs = sorted(labelled["cutoff"].unique())
     if validate_on is not None:
-        cutoffs = [c for c in cutoffs if c <= pd.Timestamp(validate_on)]
+        cutoffs = [c for c in cutoffs if pd.Timestamp(c) <= pd.Timestamp(validate_on)]
     if not cutoffs:
         raise ChurnError("no labelled cutoff to validate on")
     last = cutoffs[-1]

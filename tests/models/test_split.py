@@ -52,8 +52,11 @@ def test_rolling_cutoffs_leave_two_earlier_cutoffs_each():
     assert rolling_cutoffs(frame, 0) == []
 
 
-def test_rolling_validation_refits_per_cutoff_and_reports_the_spread():
+@pytest.mark.parametrize("as_dates", [False, True])    # the features parquet holds dates
+def test_rolling_validation_refits_per_cutoff_and_reports_the_spread(as_dates):
     frame = _frame()
+    if as_dates:
+        frame["cutoff"] = frame["cutoff"].dt.date
     p = TrainParams(n_estimators=30)
     out = rolling_validation(frame, ["recency_days", "frequency"], p, 42, 365, folds=3)
     assert [f["cutoff"] for f in out["folds"]] == [str(c.date()) for c in CUTOFFS[-3:]]
