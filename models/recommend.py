@@ -157,7 +157,7 @@ def suggest_products(targets: pd.DataFrame, matrix: pd.DataFrame,
         code, names = pd.factorize(bought["category"])
         weights = np.random.default_rng(0).integers(1, 2**63, len(names), dtype=np.uint64)
         key = pd.Series(weights[code], index=bought["customer_id"]).groupby(level=0).sum()
-        cat_key = ids.map(key).fillna(0).astype(np.uint64)
+        cat_key = pd.Series(key.reindex(ids.to_numpy(), fill_value=np.uint64(0)).to_numpy())
     else:
         cat_key = pd.Series(np.zeros(len(ids), dtype=np.uint64))
     codes, uniques = pd.MultiIndex.from_arrays([cat_key, classes]).factorize()
