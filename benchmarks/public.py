@@ -303,15 +303,18 @@ def evaluate(protocol: str, orders: pd.DataFrame, project: Path, pareto: bool) -
                                      on="customer_id")
     scores: dict[str, np.ndarray | str] = {}
     if run["ok"]:
-        export = pd.read_parquet(run["export"], columns=["customer_id", "churn_probability"])
-        merged = now.merge(export, on="customer_id", how="left")
+        export = pd.read_parquet(run["export"], columns=["customer_id", "churn_probability",
+                                                         "score_source"])
+        source = "LightGBM, calibrated" if (export["score_source"] == "model").all() else \
+            "short-history BTYD fallback"
+        merged = now.merge(export.drop(columns="score_source"), on="customer_id", how="left")
         missing = int(merged["churn_probability"].isna().sum())
         if missing:
             result["notes"].append(f"{missing} customers not in the pipeline's export")
         now = merged[merged["churn_probability"].notna()].reset_index(drop=True)
-        scores["pipeline (LightGBM, calibrated)"] = now["churn_probability"].to_numpy(float)
+        scores[f"pipeline ({source})"] = now["churn_probability"].to_numpy(float)
     else:
-        scores["pipeline (LightGBM, calibrated)"] = f"failed: {run['error']}"
+        scores["pipeline"] = f"failed: {run['error']}"
 
     earlier = earlier_fits(orders, now, as_of, horizon)
     raw_recency = "_note" in earlier

@@ -110,6 +110,7 @@ def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
     last = r.next_date.isnull() | (r.next_date > c.day)
     metrics = dict(
         frequency=_.count(),
+        purchase_days=r.order_date.nunique(),
         first_date=r.order_date.min(),
         last_date=r.order_date.max(),
         monetary_total=r.amount.sum(),
@@ -363,7 +364,8 @@ def attributes_block(customers: ir.Table, base: ir.Table) -> ir.Table:
 def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
           p: FeatureParams = FeatureParams(), horizon_days: int = 365,
           score_max_lapsed_days: int | None = None) -> tuple[ir.Table, list[str]]:
-    """The features table (customer_id, cutoff, split, features..., membership_tier, churned)
+    """The features table (customer_id, cutoff, split, features..., membership_tier,
+    purchase_days, churned)
     and the names of the model features the shop's tables support. `cutoffs` include as_of
     (the scoring snapshot); a cutoff is labelled when its horizon ends at or before as_of."""
     schema = {name: set(t.columns) for name, t in tables.items()}
@@ -423,5 +425,6 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
         keep = keep & (labelled | (out.recency_days <= score_max_lapsed_days))
     out = out.filter(keep)
     feature_cols = [out[n].cast("float64").name(n) for n in names]
+    # purchase_days (distinct order days) is no model feature: the transactions BTYD counts
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",
-                      "churned"), names
+                      out.purchase_days.cast("float64").name("purchase_days"), "churned"), names

@@ -59,21 +59,25 @@ _CACHE: OrderedDict[str, BgnbdFit] = OrderedDict()
 @dataclass(frozen=True)
 class BgnbdFit:
     """The fitted BG/NBD or MBG/NBD parameters (days), or the fallback's pooled repeat rate."""
-    method: str                 # "bgnbd", "mbgnbd" or "fallback"
+    method: str                 # "bgnbd", "mbgnbd", "paretonbd" or "fallback"
     r: float = float("nan")
     alpha: float = float("nan")
-    a: float = float("nan")
-    b: float = float("nan")
+    a: float = float("nan")     # Pareto/NBD: s (dropout shape)
+    b: float = float("nan")     # Pareto/NBD: beta (dropout rate scale, days)
     rate: float = float("nan")  # fallback: pooled repeat orders per customer-day
     rows: int = 0
     reason: str = ""
 
 
 def btyd_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """BG/NBD's x (repeat orders), t_x (age at the last order) and T (age at the cutoff), in
-    days, from point-in-time features. Missing or inconsistent values are made consistent
-    (0 <= t_x <= T, x >= 0), never dropped."""
-    freq = pd.to_numeric(frame["frequency"], errors="coerce").to_numpy(float)
+    """BG/NBD's x (repeat purchases), t_x (age at the last order) and T (age at the cutoff), in
+    days, from point-in-time features. A purchase is a distinct order day (`purchase_days`,
+    as BTYD models count transactions; `frequency`, the order count, when absent). Missing or
+    inconsistent values are made consistent (0 <= t_x <= T, x >= 0), never dropped."""
+    freq = pd.to_numeric(frame["frequency"], errors="coerce")
+    if "purchase_days" in frame.columns:
+        freq = pd.to_numeric(frame["purchase_days"], errors="coerce").fillna(freq)
+    freq = freq.to_numpy(float)
     rec = pd.to_numeric(frame["recency_days"], errors="coerce").to_numpy(float)
     ten = pd.to_numeric(frame["tenure_days"], errors="coerce").to_numpy(float)
     x = np.nan_to_num(freq - 1.0, nan=0.0).clip(min=0.0).round()
@@ -127,6 +131,62 @@ def _objective_mbgnbd(log_params: np.ndarray, x, t_x, T, w) -> float:
     return float(value) if np.isfinite(value) else 1e10
 
 
+def _pareto_log_a0(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
+    """log A_0 of the Pareto/NBD likelihood (Fader, Hardie & Lee 2005, note 009, eq. 19-20),
+    the integral over a dropout between the last order and T."""
+    lo, hi = min(alpha, beta), max(alpha, beta)
+    p = r + x if alpha < beta else np.full_like(x, s + 1.0)
+    rsx = r + s + x
+    p1 = hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + t_x))
+    p2 = hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + T))
+    q1, q2 = hi + t_x, hi + T
+    # log(p1 / q1^rsx - p2 / q2^rsx), p1/q1^rsx >= p2/q2^rsx
+    a1, a2 = np.log(p1) - rsx * np.log(q1), np.log(p2) - rsx * np.log(q2)
+    return a1 + np.log1p(-np.exp(np.minimum(a2 - a1, -1e-15)))
+
+
+def _pareto_loglik(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
+    """Per-customer Pareto/NBD log-likelihood (note 009, eq. 18)."""
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    dead = np.log(s) - np.log(r + s + x) + _pareto_log_a0(r, alpha, s, beta, x, t_x, T)
+    return head + np.logaddexp(alive, dead)
+
+
+def _objective_paretonbd(log_params: np.ndarray, x, t_x, T, w) -> float:
+    """Minus the weighted mean Pareto/NBD log-likelihood plus the ridge."""
+    r, alpha, s, beta = np.exp(log_params)
+    ll = _pareto_loglik(r, alpha, s, beta, x, t_x, T)
+    value = -(w @ ll) / w.sum() + PENALTY * float(log_params @ log_params)
+    return float(value) if np.isfinite(value) else 1e10
+
+
+def _pareto_predict(fit: BgnbdFit, x, t_x, T, t: float) -> tuple[np.ndarray, ...]:
+    """P(alive) (note 009, eq. 36-37), P(no order in (T, T + t]) (note 028, eq. 16 with n = 0)
+    and expected orders in t (note 009, eq. 41)."""
+    r, alpha, s, beta = fit.r, fit.alpha, fit.a, fit.b
+    ll = _pareto_loglik(r, alpha, s, beta, x, t_x, T)
+    base = r * np.log(alpha) + s * np.log(beta) - gammaln(r)
+    log_alive = gammaln(r + x) + base - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    p_alive = np.exp(log_alive - ll)
+    lo, hi = min(alpha, beta), max(alpha, beta)
+    p = r + x if alpha < beta else np.full_like(x, s + 1.0)
+    rsx = r + s + x
+
+    def log_b(end: np.ndarray) -> np.ndarray:   # B_2 (end = T) and B_3, i = 0 (end = T + t)
+        return (base + gammaln(rsx) + betaln(r + x, s + 1) - gammaln(s)
+                + np.log(hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + end)))
+                - rsx * np.log(hi + end))
+
+    log_b1 = gammaln(r + x) + base - (r + x) * np.log(alpha + T + t) - s * np.log(beta + T + t)
+    p_none = (1.0 - p_alive) + np.exp(log_b1 - ll) + np.exp(log_b(T) - ll) \
+        - np.exp(log_b(T + t) - ll)
+    grow = (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) / (s - 1) if abs(s - 1) > 1e-9 \
+        else np.log((beta + T + t) / (beta + T))
+    expected = p_alive * (r + x) * (beta + T) / (alpha + T) * grow
+    return p_alive, p_none, expected
+
+
 def _summary(inputs: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """Distinct (x, t_x, T) and their counts: the fit's whole input."""
     grouped = inputs.groupby(["x", "t_x", "T"], sort=True).size().reset_index(name="w")
@@ -135,7 +195,8 @@ def _summary(inputs: pd.DataFrame) -> tuple[np.ndarray, ...]:
 
 def _fit_bgnbd(x, t_x, T, w, method: str = "bgnbd") -> tuple[np.ndarray, bool]:
     start = np.log([1.0, max(float(w @ T / w.sum()), 1.0), 1.0, 1.0])
-    objective, jac = (_objective, True) if method == "bgnbd" else (_objective_mbgnbd, False)
+    objective, jac = {"bgnbd": (_objective, True), "mbgnbd": (_objective_mbgnbd, False),
+                      "paretonbd": (_objective_paretonbd, False)}[method]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         res = minimize(objective, start, args=(x, t_x, T, w), jac=jac, method="L-BFGS-B",
@@ -225,6 +286,8 @@ def predict(fit: BgnbdFit, inputs: pd.DataFrame, horizon_days: int) -> pd.DataFr
             # expected orders in t (eq. 10), defined for a > 1; otherwise (or when hyp2f1 fails)
             # the active customer's rate times t, an upper bound that ignores dropout within t
             expected = _expected_bgnbd(r, alpha, a, b, x, T, t, p_alive)
+        elif fit.method == "paretonbd":
+            p_alive, p_none, expected = _pareto_predict(fit, x, t_x, T, t)
         elif fit.method == "mbgnbd":
             r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
             # P(alive) = 1 / (1 + a / (b + x) ((alpha + T) / (alpha + t_x))^(r + x)): every

@@ -58,15 +58,15 @@ class ChurnPyfunc(mlflow.pyfunc.PythonModel):
 
 @dataclass
 class BtydChurnModel:
-    """The short-history fallback: P(no purchase in the horizon) from a BG/NBD fitted on the
+    """The short-history fallback: P(no purchase in the horizon) from a BTYD model fitted on the
     scoring snapshot (no labels needed), mapped by isotonic regression to the labels that do
     exist, when any. Same interface as ChurnModel, without SHAP (no trees to explain)."""
 
     fit: Any                     # models.btyd.BgnbdFit
     horizon_days: int
     calibrator: Any = None       # sklearn IsotonicRegression on (p_no_purchase -> churned)
-    features: list[str] = field(default_factory=lambda: ["frequency", "recency_days",
-                                                         "tenure_days"])
+    features: list[str] = field(default_factory=lambda: ["frequency", "purchase_days",
+                                                         "recency_days", "tenure_days"])
     reason_reference: dict[str, float] = field(default_factory=dict)
     drift_reference: dict = field(default_factory=dict)
     cause_model: Any = None

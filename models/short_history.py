@@ -19,18 +19,21 @@ from models.churn_model import BtydChurnModel
 from models.drift import reference_profile
 from models.split import MIN_PER_CLASS
 
+METHOD = "paretonbd"
+
 
 def fit_short_history(frame: pd.DataFrame, horizon_days: int) -> tuple[BtydChurnModel, dict]:
     """The fallback model from the features table (score rows, and labelled rows if any)."""
     snapshot = frame[frame["split"] == "score"]
-    fit = fit_params(btyd_inputs(snapshot), method="mbgnbd")
+    fit = fit_params(btyd_inputs(snapshot), method=METHOD)
     model = BtydChurnModel(fit=fit, horizon_days=horizon_days)
+    model.features = [c for c in model.features if c in snapshot.columns]
     labelled = frame[frame["split"] == "train"]
     churned = int(labelled["churned"].sum()) if len(labelled) else 0
     calibrated = min(churned, len(labelled) - churned) >= 2 * MIN_PER_CLASS
     if calibrated:
         # each labelled cutoff's own BTYD fit: what the model would have said back then
-        p = btyd_features(labelled, horizon_days, method="mbgnbd")[
+        p = btyd_features(labelled, horizon_days, method=METHOD)[
             "btyd_p_no_purchase"].to_numpy()
         model.calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
             p, labelled["churned"].to_numpy(float))

@@ -267,3 +267,14 @@ def test_customer_attributes_are_point_in_time_by_hand():
     # shares among the cutoff's customers (a, b north; c south), never z who never bought
     assert out.loc[("a", march), "region_share"] == pytest.approx(2 / 3)
     assert out.loc[("c", march), "region_share"] == pytest.approx(1 / 3)
+
+
+def test_purchase_days_count_distinct_order_days():
+    orders = pd.DataFrame({"order_id": ["1", "2", "3"], "customer_id": ["a", "a", "a"],
+                           "order_ts": pd.to_datetime(["2024-01-05 09:00", "2024-01-05 17:00",
+                                                       "2024-02-01 12:00"]),
+                           "amount": [10.0, 20.0, 30.0]})
+    expr, _ = build({"orders": ibis.memtable(orders)}, [date(2024, 3, 1)], date(2024, 3, 1),
+                    FeatureParams(), 30)
+    row = ibis.duckdb.connect().execute(expr).iloc[0]
+    assert row["frequency"] == 3 and row["purchase_days"] == 2

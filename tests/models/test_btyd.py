@@ -189,3 +189,52 @@ def test_mbgnbd_recovers_its_parameters_and_ranks_one_time_buyers():
     assert p_alive[one_time].max() < 1.0
     assert roc_auc_score(no_purchase[one_time], pred[one_time]) >= \
         roc_auc_score(no_purchase[one_time], bg[one_time]) - 1e-9
+
+
+def _simulate_pareto(n: int, r: float, alpha: float, s: float, beta: float, horizon: int,
+                     seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers drawn from the Pareto/NBD (days): Poisson orders at rate lambda until an
+    exponential lifetime ends; features as of T and whether (T, T + horizon] had no order."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    life = rng.exponential(1 / rng.gamma(s, 1 / beta, n))
+    T = rng.integers(30, 720, n).astype(float)
+    x, last, future = np.zeros(n), np.zeros(n), np.zeros(n, bool)
+    t = np.zeros(n)
+    active = np.ones(n, bool)
+    while active.any():
+        t = t + rng.exponential(1 / np.maximum(lam, 1e-12))
+        active &= (t <= life) & (t <= T + horizon)
+        in_cal = active & (t <= T)
+        x[in_cal] += 1
+        last[in_cal] = t[in_cal]
+        future |= active & (t > T)
+    frame = _rows("2024-06-30", x + 1, np.floor(T) - np.floor(last), T)
+    return frame, ~future
+
+
+def test_pareto_nbd_recovers_its_parameters_and_is_calibrated():
+    horizon = 182
+    frame, no_purchase = _simulate_pareto(8000, r=0.6, alpha=40.0, s=0.8, beta=300.0,
+                                          horizon=horizon, seed=5)
+    inputs = btyd_inputs(frame)
+    fit = fit_params(inputs, method="paretonbd")
+    assert fit.method == "paretonbd"
+    assert fit.r == pytest.approx(0.6, rel=0.25)
+    assert fit.alpha == pytest.approx(40.0, rel=0.35)
+    pred = predict(fit, inputs, horizon)
+    assert pred["btyd_p_alive"].between(0, 1).all()
+    one_time = inputs["x"].to_numpy() == 0
+    for group in (one_time, ~one_time):
+        assert pred["btyd_p_no_purchase"][group].mean() == pytest.approx(
+            no_purchase[group].mean(), abs=0.03)
+    # a one-time buyer silent longer is likelier gone
+    old, young = inputs.assign(T=600.0), inputs.assign(T=60.0)
+    assert (predict(fit, old[one_time], horizon)["btyd_p_alive"].to_numpy()
+            < predict(fit, young[one_time], horizon)["btyd_p_alive"].to_numpy()).all()
+
+
+def test_a_purchase_is_a_distinct_order_day():
+    frame = _rows("2024-06-30", [3, 3], [10, 10], [100, 100]).assign(purchase_days=[2, np.nan])
+    inputs = btyd_inputs(frame)
+    assert inputs["x"].tolist() == [1.0, 2.0]       # unknown days: the order count
