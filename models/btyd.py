@@ -58,8 +58,8 @@ _CACHE: OrderedDict[str, BgnbdFit] = OrderedDict()
 
 @dataclass(frozen=True)
 class BgnbdFit:
-    """The fitted BG/NBD or MBG/NBD parameters (days), or the fallback's pooled repeat rate."""
-    method: str                 # "bgnbd", "mbgnbd", "paretonbd" or "fallback"
+    """The fitted BG/NBD or Pareto/NBD parameters (days), or the fallback's pooled rate."""
+    method: str                 # "bgnbd", "paretonbd" or "fallback"
     r: float = float("nan")
     alpha: float = float("nan")
     a: float = float("nan")     # Pareto/NBD: s (dropout shape)
@@ -116,19 +116,6 @@ def _objective(log_params: np.ndarray, x, t_x, T, w) -> tuple[float, np.ndarray]
     if not (np.isfinite(value) and np.all(np.isfinite(grad))):
         return 1e10, np.zeros(4)
     return float(value), grad
-
-
-def _objective_mbgnbd(log_params: np.ndarray, x, t_x, T, w) -> float:
-    """Minus the weighted mean MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007)
-    plus the ridge. Unlike BG/NBD a customer may drop out right after the first order too, so
-    a one-time buyer silent for long is not taken for an active one."""
-    r, alpha, a, b = np.exp(log_params)
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x + 1) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    dead = betaln(a + 1, b + x) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
-    value = -(w @ (common + np.logaddexp(alive, dead))) / w.sum() \
-        + PENALTY * float(log_params @ log_params)
-    return float(value) if np.isfinite(value) else 1e10
 
 
 def _pareto_log_a0(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
@@ -195,7 +182,7 @@ def _summary(inputs: pd.DataFrame) -> tuple[np.ndarray, ...]:
 
 def _fit_bgnbd(x, t_x, T, w, method: str = "bgnbd") -> tuple[np.ndarray, bool]:
     start = np.log([1.0, max(float(w @ T / w.sum()), 1.0), 1.0, 1.0])
-    objective, jac = {"bgnbd": (_objective, True), "mbgnbd": (_objective_mbgnbd, False),
+    objective, jac = {"bgnbd": (_objective, True),
                       "paretonbd": (_objective_paretonbd, False)}[method]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -213,8 +200,8 @@ def _fallback(x, t_x, T, w, rows: int, reason: str) -> BgnbdFit:
 
 
 def fit_params(inputs: pd.DataFrame, method: str = "bgnbd") -> BgnbdFit:
-    """The BG/NBD (or, with method "mbgnbd", MBG/NBD) fit of one cutoff's (x, t_x, T) rows, or
-    the fallback's rate. Never raises."""
+    """The BG/NBD (or, with method "paretonbd", Pareto/NBD) fit of one cutoff's (x, t_x, T)
+    rows, or the fallback's rate. Never raises."""
     x, t_x, T, w = _summary(inputs)
     rows = int(w.sum())
     repeat = int(w[x > 0].sum())
@@ -288,16 +275,6 @@ def predict(fit: BgnbdFit, inputs: pd.DataFrame, horizon_days: int) -> pd.DataFr
             expected = _expected_bgnbd(r, alpha, a, b, x, T, t, p_alive)
         elif fit.method == "paretonbd":
             p_alive, p_none, expected = _pareto_predict(fit, x, t_x, T, t)
-        elif fit.method == "mbgnbd":
-            r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
-            # P(alive) = 1 / (1 + a / (b + x) ((alpha + T) / (alpha + t_x))^(r + x)): every
-            # order, the first included, is a chance to drop out
-            log_odds_dead = (np.log(a) - np.log(b + x)
-                             + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
-            p_alive = 1.0 / (1.0 + np.exp(np.minimum(log_odds_dead, 700)))
-            silent = ((alpha + T) / (alpha + T + t)) ** (r + x)
-            p_none = 1.0 - p_alive * (1.0 - silent)
-            expected = p_alive * (r + x) / (alpha + T) * t   # upper bound, as BG/NBD's crude
         else:
             rate_i = (x + 1.0) / (T + 1.0 / fit.rate)
             silence = T - t_x

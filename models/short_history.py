@@ -1,12 +1,13 @@
 """Scores for a shop too young (or a horizon too long) for a labelled training snapshot: the
-BTYD model needs no labels. An MBG/NBD is fitted on the scoring snapshot itself (every customer
-as of as_of: point in time), its P(no purchase in the horizon) is the churn score, calibrated on
-whatever labelled snapshots exist (isotonic, when both outcomes occur often enough).
+BTYD model needs no labels. A Pareto/NBD is fitted on the scoring snapshot itself (every
+customer as of as_of: point in time), its P(no purchase in the horizon) is the churn score,
+calibrated on whatever labelled snapshots exist (isotonic, when both outcomes occur often
+enough).
 
-MBG/NBD rather than BG/NBD: BG/NBD lets a customer drop out only after a repeat order, so it
-holds every one-time buyer alive however long they have been silent; a young shop's customers
-are mostly one-time buyers, and the MBG/NBD's dropout after the first order ranks them by how
-long they have been silent."""
+Pareto/NBD rather than BG/NBD: BG/NBD lets a customer drop out only right after a repeat order,
+so it holds every one-time buyer alive however long they have been silent; a young shop's
+customers are mostly one-time buyers, and Pareto/NBD's dropout in continuous time ranks them
+by how long they have been silent (CDNOW as of 1997-09-30, 273 days: 0.763 vs 0.746)."""
 
 from __future__ import annotations
 

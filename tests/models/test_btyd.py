@@ -20,17 +20,14 @@ def _rows(cutoff: str, frequency, recency, tenure, prefix: str = "c") -> pd.Data
 
 
 def _simulate(n: int, r: float, alpha: float, a: float, b: float, horizon: int,
-              seed: int = 0, first_dropout: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
-    """Customers drawn from the BG/NBD itself (days), or with `first_dropout` from the MBG/NBD
-    (a customer may leave right after the first order): features as of their cutoff, and
-    whether they bought nothing in the following `horizon` days."""
+              seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers drawn from the BG/NBD itself (days): features as of their cutoff, and whether
+    they bought nothing in the following `horizon` days."""
     rng = np.random.default_rng(seed)
     lam = rng.gamma(r, 1 / alpha, n)
     p = rng.beta(a, b, n)
     T = rng.integers(30, 720, n).astype(float)
     t, alive = np.zeros(n), np.ones(n, bool)
-    if first_dropout:
-        alive &= rng.random(n) >= p
     x, last, future = np.zeros(n), np.zeros(n), np.zeros(n, bool)
     while alive.any():
         t = t + rng.exponential(1 / np.maximum(lam, 1e-12))
@@ -165,30 +162,6 @@ def test_the_short_history_model_scores_without_labels_and_ranks_the_lapsed_high
     assert (model.predict_proba(same_but_lapsed)[repeat] >= p[repeat] - 1e-9).all()
     leaving = lapsing(rows, model)
     assert 0.3 * len(rows) <= len(leaving) <= 0.5 * len(rows) and (leaving["churned"] == 1).all()
-
-
-def test_mbgnbd_recovers_its_parameters_and_ranks_one_time_buyers():
-    from sklearn.metrics import roc_auc_score
-
-    horizon = 182
-    frame, no_purchase = _simulate(8000, r=0.6, alpha=60.0, a=0.8, b=2.5, horizon=horizon,
-                                   seed=3, first_dropout=True)
-    inputs = btyd_inputs(frame)
-    fit = fit_params(inputs, method="mbgnbd")
-    assert fit.method == "mbgnbd"
-    assert fit.r == pytest.approx(0.6, rel=0.25)
-    assert fit.alpha == pytest.approx(60.0, rel=0.3)
-    assert fit.b / fit.a == pytest.approx(2.5 / 0.8, rel=0.35)
-    pred = predict(fit, inputs, horizon)["btyd_p_no_purchase"].to_numpy()
-    one_time = inputs["x"].to_numpy() == 0
-    assert pred[one_time].mean() == pytest.approx(no_purchase[one_time].mean(), abs=0.03)
-    # a one-time buyer silent longer is likelier gone: MBG/NBD sees it, BG/NBD holds them all
-    # alive and ranks them by their age alone
-    bg = predict(fit_params(inputs), inputs, horizon)["btyd_p_no_purchase"].to_numpy()
-    p_alive = predict(fit, inputs, horizon)["btyd_p_alive"].to_numpy()
-    assert p_alive[one_time].max() < 1.0
-    assert roc_auc_score(no_purchase[one_time], pred[one_time]) >= \
-        roc_auc_score(no_purchase[one_time], bg[one_time]) - 1e-9
 
 
 def _simulate_pareto(n: int, r: float, alpha: float, s: float, beta: float, horizon: int,
