@@ -83,9 +83,9 @@ def test_second_repro_only_re_reads_the_shop_and_a_train_param_reruns_train(repr
     assert ran(dvc(project, "repro")) == {"ingest"}  # the shop may live outside: re-read it
     set_params(project, **{"train.learning_rate": 0.08})
     rerun = ran(dvc(project, "repro"))
-    # scoring reads the train section (experiment and model name) and follows, and a new
-    # batch in the contact log is measured
-    assert rerun == {"ingest", "train", "evaluate", "score", "outcomes"}
+    # scoring and the campaign stages read the train section (experiment and model name) and
+    # follow, and a new batch in the contact log is measured
+    assert rerun == {"ingest", "train", "evaluate", "policy", "score", "outcomes"}
     shown = dvc(project, "metrics", "show")
     assert "roc_auc" in shown and max(len(line) for line in shown.splitlines()) < 160
 
