@@ -151,8 +151,8 @@ def headline_metrics(details: dict) -> dict:
            "baseline_pr_auc": round(best["pr_auc"], 4)}
     rolling = details.get("rolling", {}).get("summary", {}).get(MODEL)
     if rolling:
-        out["roc_auc_rolling_mean"] = round(rolling["mean"], 4)
-        out["roc_auc_rolling_std"] = round(rolling["std"], 4)
+        out["rolling_auc"] = round(rolling["mean"], 4)
+        out["rolling_auc_std"] = round(rolling["std"], 4)
     if details.get("reasons"):
         out["reason_accuracy"] = round(details["reasons"]["accuracy"], 4)
         out["reason_macro_f1"] = round(details["reasons"]["macro_f1"], 4)
