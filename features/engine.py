@@ -110,7 +110,8 @@ def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
     last = r.next_date.isnull() | (r.next_date > c.day)
     metrics = dict(
         frequency=_.count(),
-        purchase_days=r.order_date.nunique(),
+        # distinct order days: a same-day order has gap 0 (a filtered count, not a distinct)
+        purchase_days=r.count(where=r.gap.isnull() | (r.gap > 0)),
         first_date=r.order_date.min(),
         last_date=r.order_date.max(),
         monetary_total=r.amount.sum(),

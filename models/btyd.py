@@ -118,17 +118,19 @@ def _objective(log_params: np.ndarray, x, t_x, T, w) -> tuple[float, np.ndarray]
     return float(value), grad
 
 
-def _pareto_log_a0(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
-    """log A_0 of the Pareto/NBD likelihood (Fader, Hardie & Lee 2005, note 009, eq. 19-20),
-    the integral over a dropout between the last order and T."""
+def _pareto_term(r, alpha, s, beta, x, end) -> np.ndarray:
+    """log 2F1(r+s+x, p; r+s+x+1; |alpha-beta| / (max + end)) - (r+s+x) log(max + end), the
+    hypergeometric piece shared by A_0 (note 009, eq. 19-20) and B_2, B_3 (note 028)."""
     lo, hi = min(alpha, beta), max(alpha, beta)
-    p = r + x if alpha < beta else np.full_like(x, s + 1.0)
+    p = r + x if alpha < beta else s + 1.0
     rsx = r + s + x
-    p1 = hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + t_x))
-    p2 = hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + T))
-    q1, q2 = hi + t_x, hi + T
-    # log(p1 / q1^rsx - p2 / q2^rsx), p1/q1^rsx >= p2/q2^rsx
-    a1, a2 = np.log(p1) - rsx * np.log(q1), np.log(p2) - rsx * np.log(q2)
+    return np.log(hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + end))) - rsx * np.log(hi + end)
+
+
+def _pareto_log_a0(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
+    """log A_0 of the Pareto/NBD likelihood, the integral over a dropout between the last order
+    and T: log(exp(term(t_x)) - exp(term(T))), the first never smaller."""
+    a1, a2 = _pareto_term(r, alpha, s, beta, x, t_x), _pareto_term(r, alpha, s, beta, x, T)
     return a1 + np.log1p(-np.exp(np.minimum(a2 - a1, -1e-15)))
 
 
@@ -156,14 +158,10 @@ def _pareto_predict(fit: BgnbdFit, x, t_x, T, t: float) -> tuple[np.ndarray, ...
     base = r * np.log(alpha) + s * np.log(beta) - gammaln(r)
     log_alive = gammaln(r + x) + base - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
     p_alive = np.exp(log_alive - ll)
-    lo, hi = min(alpha, beta), max(alpha, beta)
-    p = r + x if alpha < beta else np.full_like(x, s + 1.0)
-    rsx = r + s + x
 
     def log_b(end: np.ndarray) -> np.ndarray:   # B_2 (end = T) and B_3, i = 0 (end = T + t)
-        return (base + gammaln(rsx) + betaln(r + x, s + 1) - gammaln(s)
-                + np.log(hyp2f1(rsx, p, rsx + 1.0, (hi - lo) / (hi + end)))
-                - rsx * np.log(hi + end))
+        return (base + gammaln(r + s + x) + betaln(r + x, s + 1) - gammaln(s)
+                + _pareto_term(r, alpha, s, beta, x, end))
 
     log_b1 = gammaln(r + x) + base - (r + x) * np.log(alpha + T + t) - s * np.log(beta + T + t)
     p_none = (1.0 - p_alive) + np.exp(log_b1 - ll) + np.exp(log_b(T) - ll) \
@@ -180,7 +178,7 @@ def _summary(inputs: pd.DataFrame) -> tuple[np.ndarray, ...]:
     return tuple(grouped[c].to_numpy(float) for c in ("x", "t_x", "T", "w"))
 
 
-def _fit_bgnbd(x, t_x, T, w, method: str = "bgnbd") -> tuple[np.ndarray, bool]:
+def _fit_mle(x, t_x, T, w, method: str = "bgnbd") -> tuple[np.ndarray, bool]:
     start = np.log([1.0, max(float(w @ T / w.sum()), 1.0), 1.0, 1.0])
     objective, jac = {"bgnbd": (_objective, True),
                       "paretonbd": (_objective_paretonbd, False)}[method]
@@ -208,7 +206,7 @@ def fit_params(inputs: pd.DataFrame, method: str = "bgnbd") -> BgnbdFit:
     if rows < MIN_ROWS or repeat < MIN_REPEAT_BUYERS:
         return _fallback(x, t_x, T, w, rows, f"{repeat} repeat buyers in {rows} rows")
     try:
-        (r, alpha, a, b), ok = _fit_bgnbd(x, t_x, T, w, method)
+        (r, alpha, a, b), ok = _fit_mle(x, t_x, T, w, method)
     except Exception as exc:  # noqa: BLE001 - a failed fit falls back, never fails the run
         return _fallback(x, t_x, T, w, rows, f"fit failed: {exc}")
     if not ok or not np.all(np.isfinite([r, alpha, a, b])):

@@ -39,19 +39,23 @@ def validation_scores(split: Split, model: ChurnModel, horizon_days: int,
 
 
 def rolling_validation(frame: pd.DataFrame, names: list[str], p: TrainParams, seed: int,
-                       horizon_days: int, folds: int) -> dict[str, Any]:
+                       horizon_days: int, folds: int,
+                       newest_model: ChurnModel | None = None) -> dict[str, Any]:
     """The model refit and judged on each of the `folds` newest labelled cutoffs (each fit only
     on what came before it, with the same embargo), beside the recency and RFM baselines:
     ROC-AUC per cutoff, and its mean and spread. One snapshot's ROC-AUC moves with the season
-    and the draw; several say how much of a margin is real. A cutoff that cannot be trained
-    (too few labels) is skipped and named."""
+    and the draw; several say how much of a margin is real. `newest_model`, the train stage's
+    own model, stands for the newest cutoff instead of fitting it again. A cutoff that cannot
+    be trained (too few labels) is skipped and named."""
     from models.train import train_model
 
     rows, skipped = [], []
-    for cutoff in rolling_cutoffs(frame, folds, p.embargo_days):
+    cutoffs = rolling_cutoffs(frame, folds, p.embargo_days)
+    for cutoff in cutoffs:
         try:
             split = time_split(frame, p.embargo_days, validate_on=cutoff)
-            model, _ = train_model(split, names, p, seed)
+            model = newest_model if newest_model is not None and cutoff == cutoffs[-1] \
+                else train_model(split, names, p, seed)[0]
         except ChurnError as exc:
             skipped.append({"cutoff": str(cutoff)[:10], "why": str(exc)})
             continue

@@ -111,9 +111,10 @@ class UpliftPolicy:
     centre: pd.Series
     weight: float
 
-    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, X: pd.DataFrame, weight: float | None = None) -> pd.DataFrame:
+        """Shrunk uplift per customer and action (`weight` overrides the policy's own)."""
         raw = self.model.predict(X)[self.actions]
-        return self.centre + self.weight * (raw - self.centre)
+        return self.centre + (self.weight if weight is None else weight) * (raw - self.centre)
 
 
 def _t_learner(rows: pd.DataFrame, names: list[str], min_per_arm: int) -> TLearner:
@@ -154,9 +155,8 @@ def choose_shrinkage(rows: pd.DataFrame, names: list[str], min_per_arm: int,
         if not actions:
             continue
         policy = UpliftPolicy(model, actions, model.predict(teach)[actions].mean(), 1.0)
-        raw = policy.predict(judge)
         for w in SHRINKAGE:
-            shrunk = policy.centre + w * (raw - policy.centre)
+            shrunk = policy.predict(judge, weight=w)
             values[w].append(_ipw(policy_actions(shrunk, value_per_response, costs), judge))
     means = {w: float(np.mean(v)) for w, v in values.items() if v}
     if not means:

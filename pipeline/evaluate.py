@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     if params.evaluate.rolling_folds:
         details["rolling"] = rolling_validation(frame, model.features, params.train,
                                                 params.base.seed, run.horizon_days,
-                                                params.evaluate.rolling_folds)
+                                                params.evaluate.rolling_folds, model)
     decision = run_gate(trained, split.valid, details["model"]["all"],
                         params.train.promotion_metric, params.train.promotion_margin)
     details["promotion"] = asdict(decision)
