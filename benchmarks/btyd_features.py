@@ -1,7 +1,7 @@
 """Does the churn model gain from BTYD features? Validation ROC-AUC / PR-AUC of the LightGBM
 model with and without btyd_p_alive, btyd_expected_purchases and btyd_p_no_purchase
-(models.btyd, one BG/NBD per cutoff) on the same split, with the project's own pieces:
-features.engine.build, models.split.time_split, models.train.train_model, TrainParams().
+(models.churn.btyd, one BG/NBD per cutoff) on the same split, with the project's own pieces:
+features.engine.build, models.churn.split.time_split, models.churn.train.train_model, TrainParams().
 
 Shops: the retail generator (all six tables), the outlet generator with its orders table only,
 and CDNOW as of 1997-12-31 with a 182-day horizon (downloaded by benchmarks/public.py's cache;
@@ -37,10 +37,10 @@ from common.params import FeatureParams, TrainParams, parse
 from features import registry
 from features.cutoffs import training_cutoffs
 from features.engine import build
-from models.btyd import COLUMNS, btyd_features
-from models.metrics import sliced_metrics
-from models.split import time_split
-from models.train import train_model
+from models.churn.btyd import COLUMNS, btyd_features
+from models.churn.metrics import sliced_metrics
+from models.churn.split import time_split
+from models.churn.train import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PHRASES = {"btyd_p_alive": "{v:.0%} chance still active (BG/NBD)",
@@ -68,16 +68,16 @@ def register(monotone: dict[str, int]) -> None:
 def shop_tables(shop: str, customers: int, seed: int, cache: Path):
     """(tables, as_of, horizon, truth at as_of or None)."""
     if shop == "retail":
-        from shops.retail import ShopConfig, generate
+        from synthetic.retail import ShopConfig, generate
         tables, _ = generate(ShopConfig(customers=customers, seed=seed))
         return tables, tables["orders"]["order_ts"].max().date(), 365, None
     if shop == "outlet":
-        from shops.outlet import Config, generate
+        from synthetic.outlet import Config, generate
         tables, _ = generate(Config(customers=customers, seed=seed))
         return {"orders": tables["orders"]}, tables["orders"]["order_ts"].max().date(), 365, None
     if shop == "cdnow":
         from benchmarks.public import ORDERS_MAPPING, fetch_cdnow, read_cdnow, truth
-        from pipeline.ingest import ingest
+        from pipeline.cli import ingest
 
         path = fetch_cdnow(cache)
         params = parse({"data": {"input": str(path), "tables": {"orders": ORDERS_MAPPING}}})

@@ -58,7 +58,7 @@ def stage_features(source: Path, canonical: Path = CANONICAL) -> tuple[Path, lis
     if source.exists() and evidence_columns(pq.read_schema(source).names):
         report = json.loads((ROOT / "reports" / "features.json").read_text())
         return source, report["features"]
-    from pipeline.features import main as features_stage
+    from pipeline.cli import main as features_stage
 
     out = Path(tempfile.gettempdir()) / "churn_bench_stage_features.parquet"
     report_path = out.with_suffix(".json")
@@ -76,12 +76,13 @@ def stage_features(source: Path, canonical: Path = CANONICAL) -> tuple[Path, lis
 
 def fit_stage_models(frame: pd.DataFrame, names: list[str], params: Any,
                      canonical: Path = CANONICAL) -> tuple[Any, dict, float, float]:
-    """What the train stage fits (pipeline/train.py without MLflow): the time split and the
+    """What the train stage fits (pipeline/stages/train.py without MLflow): the time split and the
     calibrated churn model, then, with reasons.method cause_model, the cause model beside it.
     Returns (model, info, churn seconds, cause-model seconds)."""
-    from models.split import time_split
-    from models.train import train_model
-    from pipeline.train import train_cause_model
+    from features.contract import TABLES
+    from models.causes.reasons import fit_beside_churn_model
+    from models.churn.split import time_split
+    from models.churn.train import train_model
 
     started = time.perf_counter()
     split = time_split(frame)
@@ -89,8 +90,9 @@ def fit_stage_models(frame: pd.DataFrame, names: list[str], params: Any,
     churn = time.perf_counter() - started
     started = time.perf_counter()
     if params.reasons.method == "cause_model":
-        model.cause_model = train_cause_model(model, split, canonical, params.reasons,
-                                              params.base.seed)
+        tables = [t for t in TABLES if (canonical / f"{t}.parquet").exists()]
+        model.cause_model = fit_beside_churn_model(model, split, tables, params.reasons,
+                                                   params.base.seed)
     return model, info, churn, time.perf_counter() - started
 
 

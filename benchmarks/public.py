@@ -12,8 +12,8 @@ no purchase in (as_of, as_of + horizon]. Models: the pipeline's export; days sin
 order (a one-feature logistic fit at as_of - horizon when that cutoff has customers); logistic
 regression on log R, F, M fitted at as_of - horizon; BG/NBD and Pareto/NBD (pymc-marketing, MAP,
 in weeks, on the distinct purchase days up to as_of) as P(no purchase in the horizon); BG/NBD
-from models.btyd (maximum likelihood, the pipeline's feature code). Metrics from
-models.metrics, overall and for one-time vs repeat buyers (one purchase day by as_of).
+from models.churn.btyd (maximum likelihood, the pipeline's feature code). Metrics from
+models.churn.metrics, overall and for one-time vs repeat buyers (one purchase day by as_of).
 
     .venv/bin/python benchmarks/public.py [--out reports/public_benchmark.json]
         [--cache .cache/public] [--protocols 1997-12-31:182 1997-09-30:273] [--no-pareto]
@@ -46,8 +46,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from models.btyd import BgnbdFit, btyd_features, btyd_inputs, predict
-from models.metrics import sliced_metrics
+from models.churn.btyd import BgnbdFit, btyd_features, btyd_inputs, predict
+from models.churn.metrics import sliced_metrics
+from pipeline.project import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 LIFETIMES = "lifetimes==0.11.3"
@@ -134,19 +135,13 @@ def truth(orders: pd.DataFrame, cutoff: date, horizon: int) -> pd.DataFrame:
 # --- the pipeline, in a throw-away copy ------------------------------------------------------
 
 def make_project(dest: Path) -> Path:
-    """A fresh copy of the project (as tests/conftest.py make_project) in its own git repo."""
+    """A fresh copy of the project in its own git repo (pipeline/project.py)."""
     if dest.exists():
         if not (dest / COPY_MARKER).exists():
             raise SystemExit(f"{dest} exists and is not a copy made by this script")
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    copy_project(dest)
     (dest / COPY_MARKER).write_text("made by benchmarks/public.py; safe to delete\n")
-    for name in ("pipeline", "features", "models", "common", "shops"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / ".dvc", dest / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     return dest
 
 
@@ -226,7 +221,7 @@ def _squeeze(values) -> np.ndarray:
 
 
 def _days_view(now: pd.DataFrame) -> pd.DataFrame:
-    """The same customers as models.btyd sees them: frequency = distinct purchase days."""
+    """The same customers as models.churn.btyd sees them: frequency = distinct purchase days."""
     return pd.DataFrame({"customer_id": now["customer_id"], "cutoff": pd.Timestamp("2000-01-01"),
                          "frequency": now["purchase_days"].astype(float),
                          "recency_days": now["recency_days"], "tenure_days": now["tenure_days"]})
@@ -234,14 +229,14 @@ def _days_view(now: pd.DataFrame) -> pd.DataFrame:
 
 def btyd_baselines(now: pd.DataFrame, horizon: int, pareto: bool) -> tuple[dict, dict]:
     """P(no purchase in the horizon) from BG/NBD (pymc-marketing MAP; both its own
-    expected_probability_no_purchase and the closed form of models.btyd on its parameters),
-    BG/NBD from models.btyd, and Pareto/NBD (pymc-marketing MAP)."""
+    expected_probability_no_purchase and the closed form of models.churn.btyd on its parameters),
+    BG/NBD from models.churn.btyd, and Pareto/NBD (pymc-marketing MAP)."""
     scores: dict[str, np.ndarray | str] = {}
     info: dict[str, dict] = {}
     start = time.perf_counter()
     ours = btyd_features(_days_view(now), horizon)
-    scores["BG/NBD (models.btyd, MLE)"] = ours["btyd_p_no_purchase"].to_numpy()
-    info["BG/NBD (models.btyd, MLE)"] = {**next(iter(ours.attrs["btyd_fits"].values())),
+    scores["BG/NBD (models.churn.btyd, MLE)"] = ours["btyd_p_no_purchase"].to_numpy()
+    info["BG/NBD (models.churn.btyd, MLE)"] = {**next(iter(ours.attrs["btyd_fits"].values())),
                                          "seconds": time.perf_counter() - start}
     data = _btyd_weeks(now)
     logging.getLogger("pymc").setLevel(logging.ERROR)

@@ -43,15 +43,18 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from common.causes import CAUSES, DEFAULT_PRIOR
 from common.params import FeatureParams, ReasonParams, ScoreParams, TrainParams
 from features.cutoffs import training_cutoffs
 from features.engine import build
 from features.evidence import evidence, with_evidence
-from models.causes import CAUSES, DEFAULT_PRIOR, available_tables, fit_cause_model
-from models.reasons import reason_metrics
-from models.scoring import explain, risk_tier
-from models.split import time_split
-from models.train import train_model
+from models.causes.backtest import reason_metrics
+from models.causes.functions import available_tables
+from models.causes.model import fit_cause_model
+from models.causes.reasons import explain
+from models.churn.scoring import risk_tier
+from models.churn.split import time_split
+from models.churn.train import train_model
 
 SCENARIOS = {"all": None, "orders+items+products+returns": ("orders", "order_items",
                                                              "products", "returns")}
@@ -59,13 +62,13 @@ SCENARIOS = {"all": None, "orders+items+products+returns": ("orders", "order_ite
 
 def generators() -> dict:
     """name -> generate(customers, seed) for the generators this checkout has."""
-    from shops.retail import ShopConfig, generate
+    from synthetic.retail import ShopConfig, generate
 
     out = {}
     out["retail"] = lambda n, seed: generate(ShopConfig(customers=n, seed=seed))
     for name in ("boutique", "outlet"):
         try:
-            mod = importlib.import_module(f"shops.{name}")
+            mod = importlib.import_module(f"synthetic.{name}")
         except ImportError:
             continue
         tables = getattr(mod, "OPTIONAL", None)

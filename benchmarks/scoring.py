@@ -80,10 +80,11 @@ def child(population: Path, features: Path, names_file: Path, products: Path) ->
     import models.causes
     import models.scoring
     from common.params import load_params
-    from models.causes import CauseModel
-    from models.churn_model import ChurnModel
-    from models.recommend import suggest_products
-    from models.scoring import finish, score_rows
+    from models.actions.products import suggest_products
+    from models.actions.rules import plan_actions as finish
+    from models.causes.model import CauseModel
+    from models.churn.model import ChurnModel
+    from models.churn.scoring import score_rows
 
     params = load_params(ROOT / "params.yaml")
     names = json.loads(names_file.read_text())

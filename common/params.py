@@ -1,210 +1,189 @@
-"""The one params model: a frozen, typed dataclass per params.yaml section.
+"""The one params model: a frozen pydantic model per params.yaml section.
 
 The defaults live here and only here; a test checks that params.yaml spells out exactly these
-values. `parse` builds the whole tree from a YAML mapping and rejects, in one line naming the
-key, an unknown key (with the nearest valid one), a wrong type or a value out of range. Pure
-functions in every layer take the section they need (`TrainParams`, `FeatureParams`, ...).
+values. `parse` builds the whole tree from a YAML mapping and turns pydantic's first complaint
+into one line naming the key: an unknown key (with the nearest valid one), a wrong type or a
+value out of range. Pure functions in every layer take the section they need (`TrainParams`,
+`FeatureParams`, ...).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import re
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import ValidationError as _ValidationError
 
+from common.causes import DEFAULT_PRIOR
 from common.errors import ChurnError
 
 PARAMS_FILE = Path("params.yaml")
 
-
-def _min(value: float, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
-    """A field whose value must be at least `value`."""
-    if isinstance(default, dict):
-        return field(default_factory=lambda: dict(default), metadata={"min": value}, **kw)
-    return field(default=default, metadata={"min": value}, **kw)
+Share = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
-def _share(default: float) -> Any:
-    """A field holding a share in [0, 1]."""
-    return field(default=default, metadata={"min": 0.0, "max": 1.0})
+def _min(value: float) -> Any:
+    return Field(ge=value)
 
 
-def _mapping(default: dict) -> Any:
-    return field(default_factory=lambda: dict(default))
+class Section(BaseModel):
+    """A params section: immutable, no unknown keys, numbers may be written as text nowhere."""
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
 
-@dataclass(frozen=True)
-class BaseParams:
-    seed: int = 42
+class BaseParams(Section):
+    seed: StrictInt = 42
 
 
-@dataclass(frozen=True)
-class SparkParams:
+class SparkParams(Section):
     master: str = "local[*]"
-    conf: Mapping[str, str | int | float | bool] = _mapping({})
+    conf: dict[str, str | StrictInt | StrictFloat | StrictBool] = {}
 
 
-@dataclass(frozen=True)
-class ChurnParams:
-    horizon_days: int = _min(1, 365)
+class ChurnParams(Section):
+    horizon_days: Annotated[StrictInt, _min(1)] = 365
 
 
-@dataclass(frozen=True)
-class FeatureParams:
-    snapshots: int = _min(1, 12)
-    snapshot_every_days: int = _min(1, 30)
-    min_history_days: int = _min(0, 90)
-    train_max_lapsed_days: int | None = _min(0, None)
-    new_arrival_days: int = _min(1, 90)
-    sale_week_volume_ratio: float = _min(1.0, 1.5)
-    sale_week_lookback_weeks: int = _min(2, 8)
-    membership_tiers: Mapping[str, int] = _mapping({"gold": 12, "silver": 9})
+class FeatureParams(Section):
+    snapshots: Annotated[StrictInt, _min(1)] = 12
+    snapshot_every_days: Annotated[StrictInt, _min(1)] = 30
+    min_history_days: Annotated[StrictInt, _min(0)] = 90
+    train_max_lapsed_days: Annotated[StrictInt, _min(0)] | None = None
+    new_arrival_days: Annotated[StrictInt, _min(1)] = 90
+    sale_week_volume_ratio: Annotated[StrictFloat, _min(1.0)] = 1.5
+    sale_week_lookback_weeks: Annotated[StrictInt, _min(2)] = 8
+    membership_tiers: dict[str, StrictInt] = {"gold": 12, "silver": 9}
 
 
-@dataclass(frozen=True)
-class TrainParams:
+class TrackingParams(Section):
     experiment: str | None = None      # None: churn-<project folder>-<path hash>
     model_name: str | None = None      # None: churn-<project folder>-<path hash>
-    learning_rate: float = _min(1e-6, 0.2)
-    num_leaves: int = _min(2, 8)
-    max_depth: int = _min(-1, 4)
-    min_child_samples: int = _min(1, 50)
-    n_estimators: int = _min(1, 80)
-    early_stopping_rounds: int = _min(1, 50)
-    subsample: float = _share(0.8)
-    colsample_bytree: float = _share(0.8)
+
+
+class TrainParams(Section):
+    learning_rate: Annotated[StrictFloat, _min(1e-6)] = 0.2
+    num_leaves: Annotated[StrictInt, _min(2)] = 8
+    max_depth: Annotated[StrictInt, _min(-1)] = 4
+    min_child_samples: Annotated[StrictInt, _min(1)] = 50
+    n_estimators: Annotated[StrictInt, _min(1)] = 80
+    early_stopping_rounds: Annotated[StrictInt, _min(1)] = 50
+    subsample: Share = 0.8
+    colsample_bytree: Share = 0.8
     class_weight: Literal["balanced"] | None = None
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
-    tune_trials: int = _min(0, 0)
-    sample_customers: int | None = _min(1, None)
+    tune_trials: Annotated[StrictInt, _min(0)] = 0
+    sample_customers: Annotated[StrictInt, _min(1)] | None = None
     promotion_metric: Literal["roc_auc", "pr_auc", "brier", "ece"] = "roc_auc"
-    promotion_margin: float = 0.002
-    embargo_days: int = _min(0, 0)
+    promotion_margin: StrictFloat = 0.002
+    embargo_days: Annotated[StrictInt, _min(0)] = 0
 
 
-@dataclass(frozen=True)
-class EvaluateParams:
-    btyd: bool = True
-    rolling_folds: int = _min(0, 3)
+class EvaluateParams(Section):
+    btyd: StrictBool = True
+    rolling_folds: Annotated[StrictInt, _min(0)] = 3
 
 
-@dataclass(frozen=True)
-class ScoreParams:
-    max_lapsed_days: int | None = _min(0, None)
-    risk_tiers: Mapping[str, float] = _mapping({"high": 0.7, "medium": 0.4})
+class ScoreParams(Section):
+    max_lapsed_days: Annotated[StrictInt, _min(0)] | None = None
+    risk_tiers: dict[str, StrictFloat] = {"high": 0.7, "medium": 0.4}
     explain_tiers: tuple[str, ...] = ("high", "medium")
 
 
-@dataclass(frozen=True)
-class ReasonParams:
+class ReasonParams(Section):
     method: Literal["cause_model", "shap"] = "cause_model"
-    prior: Mapping[str, float] = _mapping({"forgot": 0.50, "satisfaction": 0.10, "choice": 0.15,
-                                           "price": 0.20, "other": 0.05})
-    vocabulary: Mapping[str, tuple[str, ...]] = _mapping({})
+    prior: dict[str, StrictFloat] = dict(DEFAULT_PRIOR)
+    vocabulary: dict[str, tuple[str, ...]] = {}
     reference: Literal["lapsed", "none"] = "lapsed"
-    min_confidence: float = _share(0.4)
+    min_confidence: Share = 0.4
 
 
-@dataclass(frozen=True)
-class MatrixParams:
-    window_days: int = _min(1, 365)
-    traffic_volume_quantile: float = _share(0.8)
-    profit_margin_quantile: float = _share(0.6)
-    edge_volume_quantile: float = _share(0.3)
-    potential_launch_days: int = _min(0, 180)
-    potential_min_growth: float = _min(0.0, 1.0)
+class MatrixParams(Section):
+    window_days: Annotated[StrictInt, _min(1)] = 365
+    traffic_volume_quantile: Share = 0.8
+    profit_margin_quantile: Share = 0.6
+    edge_volume_quantile: Share = 0.3
+    potential_launch_days: Annotated[StrictInt, _min(0)] = 180
+    potential_min_growth: Annotated[StrictFloat, _min(0.0)] = 1.0
 
 
-@dataclass(frozen=True)
-class RecommendParams:
-    high_value_quantile: float = _share(0.8)
-    lapsed_days: int = _min(0, 180)
-    max_discount: float = _share(0.30)
-    price_repeat_discount: float = _share(0.15)
-    early_bird_discount: float = _share(0.05)
-    profit_max_discount: float = _share(0.10)
-    membership_discounts: Mapping[str, float] = _mapping(
-        {"gold": 0.10, "silver": 0.07, "bronze": 0.05})
-    products_per_customer: int = _min(0, 3)
-    exclude_recent_days: int = _min(0, 180)
-    budget_top_n: int | None = _min(0, None)
-    budget_share: float = _share(0.2)
+class RecommendParams(Section):
+    high_value_quantile: Share = 0.8
+    lapsed_days: Annotated[StrictInt, _min(0)] = 180
+    max_discount: Share = 0.30
+    price_repeat_discount: Share = 0.15
+    early_bird_discount: Share = 0.05
+    profit_max_discount: Share = 0.10
+    membership_discounts: dict[str, Share] = {"gold": 0.10, "silver": 0.07, "bronze": 0.05}
+    products_per_customer: Annotated[StrictInt, _min(0)] = 3
+    exclude_recent_days: Annotated[StrictInt, _min(0)] = 180
+    budget_top_n: Annotated[StrictInt, _min(0)] | None = None
+    budget_share: Share = 0.2
 
 
-@dataclass(frozen=True)
-class DriftParams:
-    psi_warn: float = _min(0.0, 0.1)
-    psi_alert: float = _min(0.0, 0.25)
-    rate_shift_alert: float = _min(0.0, 0.10)
-    reason_shift_alert: float = _min(0.0, 0.10)
+class DriftParams(Section):
+    psi_warn: Annotated[StrictFloat, _min(0.0)] = 0.1
+    psi_alert: Annotated[StrictFloat, _min(0.0)] = 0.25
+    rate_shift_alert: Annotated[StrictFloat, _min(0.0)] = 0.10
+    reason_shift_alert: Annotated[StrictFloat, _min(0.0)] = 0.10
 
 
-IDENTIFIER = {"pattern": r"[A-Za-z_][A-Za-z0-9_]*"}
-
-
-@dataclass(frozen=True)
-class CampaignParams:
-    holdout_share: float = field(default=0.10, metadata={"min": 0.0, "max": 0.5})
-    response_days: int = _min(1, 30)
+class CampaignParams(Section):
+    holdout_share: Annotated[StrictFloat, Field(ge=0.0, le=0.5)] = 0.10
+    response_days: Annotated[StrictInt, _min(1)] = 30
     outcome: str = "order"             # `order`, or an event type such as `visit`
-    min_per_arm: int = _min(1, 100)
-    explore_share: float = field(default=0.05, metadata={"min": 0.0, "max": 1.0})
+    min_per_arm: Annotated[StrictInt, _min(1)] = 100
+    explore_share: Share = 0.05
 
 
-@dataclass(frozen=True)
-class ExportParams:
+class ExportParams(Section):
     database_url: str = "sqlite:///exports/churn.db"
-    table: str = field(default="churn_scores", metadata=IDENTIFIER)
-    contacts_table: str = field(default="churn_contacts", metadata=IDENTIFIER)
-    results_table: str = field(default="churn_campaign_results", metadata=IDENTIFIER)
-    include_holdout: bool = True
+    table: Identifier = "churn_scores"
+    contacts_table: Identifier = "churn_contacts"
+    results_table: Identifier = "churn_campaign_results"
+    include_holdout: StrictBool = True
 
 
-@dataclass(frozen=True)
-class SynthParams:
-    customers: int = _min(10, 20_000)
+class SynthParams(Section):
+    customers: Annotated[StrictInt, _min(10)] = 20_000
 
 
-@dataclass(frozen=True)
-class TableFormat:
+class TableFormat(Section):
     """How one table's file is laid out (params.yaml `data.tables.<name>`)."""
 
     file: str | None = None
     format: Literal["auto", "csv", "parquet", "whitespace"] = "auto"
     delimiter: str = ","
-    decimal: str = field(default=".", metadata={"pattern": r"[.,]"})
+    decimal: Literal[".", ","] = "."
     thousands: str | None = None
-    header: bool = True
+    header: StrictBool = True
     names: tuple[str, ...] | None = None
     date_format: str | None = None
     encoding: str = "utf-8"
-    columns: Mapping[str, str] = _mapping({})  # canonical name -> the shop's name
+    columns: dict[str, str] = {}  # canonical name -> the shop's name
 
 
-@dataclass(frozen=True)
-class DataParams:
+class DataParams(Section):
     input: str = "data/synthetic"
-    max_bad_date_share: float = _share(0.01)
-    tables: Mapping[str, TableFormat] = _mapping({})
+    max_bad_date_share: Share = 0.01
+    tables: dict[str, TableFormat] = {}
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(Section):
     base: BaseParams = BaseParams()
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: SparkParams = SparkParams()
-    as_of: date | None = None
+    as_of: Annotated[date, Field(strict=False)] | None = None
     churn: ChurnParams = ChurnParams()
     features: FeatureParams = FeatureParams()
+    tracking: TrackingParams = TrackingParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     score: ScoreParams = ScoreParams()
@@ -218,131 +197,70 @@ class Params:
     data: DataParams = DataParams()
 
 
-# --- parsing -------------------------------------------------------------------------------
+#: keys that moved to another section, so an old params.yaml says where
+MOVED = {"train.experiment": "tracking.experiment", "train.model_name": "tracking.model_name"}
 
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(map(str, typing.get_args(tp)))
-    if origin in (typing.Union, types.UnionType):
-        parts = [_describe(a) for a in typing.get_args(tp) if a is not type(None)]
-        return " or ".join(parts) + " or null"
-    if origin in (Mapping, dict):
-        return "a mapping"
-    if origin is tuple:
-        return "a list"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return {int: "an integer", float: "a number", str: "text", bool: "true or false",
-            date: "a date like 2024-06-30"}.get(tp, str(tp))
+# --- one line per mistake ------------------------------------------------------------------
+
+_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false",
+          "string": "text", "date": "a date like 2024-06-30", "dict": "a mapping",
+          "model": "a mapping", "tuple": "a list", "list": "a list"}
 
 
-class _Bad(Exception):
-    pass
+def _walk(loc: tuple) -> tuple[type[BaseModel] | None, Any]:
+    """Follow `loc` through the params models: (the model whose field is the last key, or
+    None when the last key is a mapping's own key; that key's annotation)."""
+    current: Any = Params
+    holder, annotation, in_mapping = None, None, False
+    for key in loc:
+        if in_mapping:          # a key of a mapping field: the value type follows
+            holder, in_mapping = None, False
+        else:
+            if not (isinstance(current, type) and issubclass(current, BaseModel)):
+                return None, None
+            holder = current
+            field = current.model_fields.get(str(key))
+            if field is None:
+                return holder, None
+            annotation = current = field.annotation
+        args = [a for a in typing.get_args(current) if a is not type(None)]
+        if typing.get_origin(current) in (typing.Union, types.UnionType) and args:
+            current = args[0]
+        if typing.get_origin(current) is dict:
+            current, in_mapping = typing.get_args(current)[1], True
+    return holder, annotation
 
 
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(arg, value, where)
-            except _Bad:
-                continue
-        raise _Bad
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-        raise _Bad
-    if origin in (Mapping, dict):
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise _Bad
-        _key_t, val_t = typing.get_args(tp)
-        return {str(k): _convert_named(val_t, v, f"{where}.{k}") for k, v in value.items()}
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise _Bad
-        (item_t, _ellipsis) = typing.get_args(tp)
-        return tuple(_convert(item_t, v, where) for v in value)
-    if dataclasses.is_dataclass(tp):
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise _Bad
-        return _build(tp, value, where)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Bad
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise _Bad
-    if tp is str:
-        if isinstance(value, str | int | float) and not isinstance(value, bool):
-            return str(value)
-        raise _Bad
-    if tp is date:
-        if isinstance(value, date):
-            return value
-        if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                raise _Bad from None
-        raise _Bad
-    raise _Bad
-
-
-def _convert_named(tp: Any, value: Any, where: str) -> Any:
-    try:
-        return _convert(tp, value, where)
-    except _Bad:
-        raise ChurnError(f"params.yaml: {where} must be {_describe(tp)}, got {value!r}") from None
-
-
-def _check_range(f: dataclasses.Field, value: Any, where: str) -> None:
-    meta = f.metadata
-    values = value.values() if isinstance(value, Mapping) else [value]
-    for v in values:
-        if v is None or not isinstance(v, int | float):
-            continue
-        if "min" in meta and v < meta["min"]:
-            raise ChurnError(f"params.yaml: {where} must be at least {meta['min']}, got {v!r}")
-        if "max" in meta and v > meta["max"]:
-            raise ChurnError(f"params.yaml: {where} must be at most {meta['max']}, got {v!r}")
-    if "pattern" in meta and value is not None and not re.fullmatch(meta["pattern"], value):
-        raise ChurnError(f"params.yaml: {where} must match {meta['pattern']}, got {value!r}")
-
-
-def _build(cls: type, raw: Mapping[str, Any], prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in fields:
-            where = f"{prefix}.{key}" if prefix else str(key)
-            near = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f" (did you mean {prefix + '.' if prefix else ''}{near[0]}?)" if near else \
-                f" (known: {', '.join(fields)})"
-            raise ChurnError(f"params.yaml: unknown key {where}{hint}")
-    values = {}
-    for name, value in raw.items():
-        where = f"{prefix}.{name}" if prefix else name
-        converted = _convert_named(hints[name], value, where)
-        _check_range(fields[name], converted, where)
-        values[name] = converted
-    return cls(**values)
+def _one_line(error: dict) -> str:
+    loc = tuple(x for x in error["loc"] if not (isinstance(x, str) and "[" in x))
+    where = ".".join(map(str, loc))
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        if where in MOVED:
+            return f"params.yaml: {where} has moved to {MOVED[where]}"
+        holder = _walk(loc)[0]
+        known = list(holder.model_fields) if holder else []
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        prefix = ".".join(map(str, loc[:-1]))
+        prefix = f"{prefix}." if prefix else ""
+        hint = f" (did you mean {prefix}{near[0]}?)" if near else f" (known: {', '.join(known)})"
+        return f"params.yaml: unknown key {where}{hint}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"params.yaml: {where} must be at least {ctx.get('ge', ctx.get('gt'))}, " \
+               f"got {value!r}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"params.yaml: {where} must be at most {ctx.get('le', ctx.get('lt'))}, " \
+               f"got {value!r}"
+    if kind == "string_pattern_mismatch":
+        return f"params.yaml: {where} must match {ctx.get('pattern')}, got {value!r}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"params.yaml: {where} must be one of {expected}, got {value!r}"
+    what = next((text for prefix, text in _KINDS.items() if kind.startswith(prefix)),
+                kind.replace("_", " "))
+    annotation = _walk(loc)[1]
+    optional = type(None) in typing.get_args(annotation)
+    return f"params.yaml: {where} must be {what}{' or null' if optional else ''}, got {value!r}"
 
 
 def parse(raw: Mapping[str, Any] | None) -> Params:
@@ -351,7 +269,10 @@ def parse(raw: Mapping[str, Any] | None) -> Params:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ChurnError("params.yaml: the top level must be a mapping of sections")
-    return _build(Params, raw)
+    try:
+        return Params.model_validate(dict(raw))
+    except _ValidationError as exc:
+        raise ChurnError(_one_line(exc.errors()[0])) from None
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
@@ -366,14 +287,6 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
     return parse(raw)
 
 
-def as_dict(obj: Any) -> Any:
+def as_dict(obj: BaseModel) -> dict[str, Any]:
     """A params object as plain YAML-able data (for logging to MLflow and reports)."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: as_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {k: as_dict(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [as_dict(v) for v in obj]
-    if isinstance(obj, date):
-        return obj.isoformat()
-    return obj
+    return obj.model_dump(mode="json")

@@ -19,15 +19,18 @@ from rich.console import Console
 from rich.table import Table
 
 from common.errors import ChurnError
-from common.params import load_params
+from common.params import DataParams, load_params
+from pipeline.paths import load_paths
 from pipeline.process import Interrupted, run_in_group
 from pipeline.runinfo import OVERRIDES_ENV
-from pipeline.stage import quiet_third_parties
+from pipeline.shell import quiet_third_parties
 
 app = typer.Typer(help="Churn scores, reasons and actions for online shops.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console(stderr=True)
 out = Console()
+#: the demo-only stages (a generated shop's backtest against its truth)
+DEMO_PIPELINE = "demo/dvc.yaml"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -75,17 +78,20 @@ def _prepare(params_path: Path, overrides: dict) -> None:
     from pipeline.export import recover
 
     params = load_params(params_path)
-    for note in recover(Path("exports"), params.export):
+    for note in recover(load_paths().exports, params.export):
         console.print(f"[yellow]recovered:[/] {note}")
     source = Path(overrides.get("data.input") or params.data.input)
     if not source.exists():
         hint = " (the demo shop: `churn synth`, or `make run`)" if \
-            source == Path("data/synthetic") else ""
+            source == Path(DataParams().input) else ""
         raise ChurnError(f"{source}: input path not found{hint}")
 
 
-def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str]) -> None:
-    """DVC calls under the project lock, in a guarded process group, one line on failure."""
+def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
+              demo: bool = False) -> None:
+    """DVC calls under the project lock, in a guarded process group, one line on failure.
+    With `demo`, a generated shop (one with a truth file) also gets the demo stages."""
+    from pipeline.ingestion import TRUTH_FILE
     from pipeline.lock import project_lock
 
     if not params.exists():
@@ -93,11 +99,16 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str]) ->
     try:
         with project_lock(command) as lock_fd:
             _prepare(params, overrides)
-            for args in calls:
+            calls = list(calls)
+            for i, args in enumerate(calls):
                 code = _dvc(args, overrides, lock_fd)
                 if code != 0:
                     fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
                          "printed above")
+                if demo and i == len(calls) - 1 and (
+                        load_paths().canonical / TRUTH_FILE).exists():
+                    calls.append(["repro", "-q", DEMO_PIPELINE])
+                    demo = False
     except ChurnError as exc:
         fail(str(exc))
     except Interrupted as exc:
@@ -119,8 +130,8 @@ def synth(
 
     Example: churn synth --out data/myshop --customers 5000 --seed 7
     """
-    from shops.io import TRUTH_FILE
-    from shops.retail import ShopConfig, write_shop
+    from pipeline.ingestion import TRUTH_FILE
+    from synthetic.retail import ShopConfig, write_shop
 
     try:
         p = load_params(params) if params.exists() else None
@@ -138,24 +149,27 @@ def synth(
 
 @app.command()
 def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
-           out_dir: Annotated[Path, typer.Option("--out")] = Path("data/canonical"),
-           report: Path = Path("reports/ingest.json")) -> None:
+           out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for the "
+                                                        "canonical tables.")] = None,
+           report: Annotated[Path | None, typer.Option(help="The ingest report.")] = None,
+           ) -> None:
     """Read, validate and normalise a shop's files into canonical Parquet, with a report.
 
     Example: churn ingest --data ~/exports/myshop/
     """
-    from pipeline.ingest import ingest as run_ingest
-    from pipeline.ingest import write_canonical
+    from pipeline.ingestion import ingest as run_ingest
+    from pipeline.ingestion import write_canonical
     from pipeline.io import write_json
     from pipeline.lock import project_lock
 
     try:
         p = load_params(params)
+        paths = load_paths(canonical=out_dir, ingest_report=report)
         input_path = Path(data) if data else Path(p.data.input)
         with project_lock("churn ingest"):
             tables, summary = run_ingest(input_path, p.data)
-            write_canonical(tables, out_dir)
-            write_json(summary, report)
+            write_canonical(tables, paths.canonical, input_path)
+            write_json(summary, paths.ingest_report)
     except ChurnError as exc:
         fail(str(exc))
     table = Table("table", "read", "kept", "dropped", "fixed", title=f"ingest of {input_path}")
@@ -168,16 +182,18 @@ def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
         console.print(f"ignored (not contract tables): {', '.join(summary['ignored_files'])}")
 
 
-def _summary(reports: Path = Path("reports")) -> None:
+def _summary() -> None:
     """What happened, in a few lines: customers scored, at risk, reasons, actions, the model
     against the baselines, where the exports and the report are."""
     from pipeline.io import read_json
 
+    paths = load_paths()
     try:
-        score = read_json(reports / "score.json")
-        details = read_json(reports / "evaluation.json")
+        score = read_json(paths.score_report)
+        details = read_json(paths.evaluation)
     except (OSError, ValueError):
         return
+    backtest = read_json(paths.backtest) if paths.backtest.exists() else {}
     table = Table(title=f"churn scores as of {score['as_of']}", show_header=False)
     table.add_row("customers scored", f"{score['customers']:,}")
     share = score["at_risk"] / max(1, score["customers"])
@@ -195,12 +211,13 @@ def _summary(reports: Path = Path("reports")) -> None:
         name, best = max(((k, v["all"]["roc_auc"]) for k, v in details["baselines"].items()),
                          key=lambda kv: kv[1])
         table.add_row("model", f"{model}: validation ROC-AUC {ours:.3f} vs {name} {best:.3f}")
-    if details.get("reasons"):
-        table.add_row("reason backtest", f"accuracy {details['reasons']['accuracy']:.2f}, "
-                      f"macro-F1 {details['reasons']['macro_f1']:.2f}")
+    if backtest.get("reason_accuracy") is not None:
+        table.add_row("reason backtest (demo shop)",
+                      f"accuracy {backtest['reason_accuracy']:.2f}, "
+                      f"macro-F1 {backtest['reason_macro_f1']:.2f}")
     table.add_row("exports", "\n".join(score["exports"]) + f"\ntable {score['database_rows']:,} "
                   "rows")
-    table.add_row("report", "churn report → reports/churn_report.html")
+    table.add_row("report", f"churn report → {paths.report}")
     out.print(table)
 
 
@@ -211,7 +228,8 @@ def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = 
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
-    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"])
+    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"],
+              demo=True)
     _summary()
 
 
@@ -233,10 +251,11 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
     overrides = _overrides(data, as_of, horizon_days)
     _pipeline("churn retrain", params, overrides, ["repro", "-q", "features"],
               ["repro", "-q", "--force", "--single-item", "train"], ["repro", "-q", "evaluate"])
-    decision = read_json("reports/evaluation.json")["promotion"]
-    trained = read_json("reports/train.json")
+    paths = load_paths()
+    decision = read_json(paths.evaluation)["promotion"]
+    trained = read_json(paths.model)
     try:
-        log_drift(trained["run_id"], run_drift(load_params(params)))
+        log_drift(trained["run_id"], run_drift(load_params(params), paths))
     except ChurnError as exc:
         console.print(f"drift not recorded: {exc}")
     verdict = "promoted to champion" if decision["promoted"] else "kept the current champion"
@@ -267,7 +286,7 @@ def drift(params: ParamsOpt = Path("params.yaml"),
     from pipeline.drift import run_drift
 
     try:
-        report = run_drift(load_params(params))
+        report = run_drift(load_params(params), load_paths())
     except ChurnError as exc:
         fail(str(exc))
     table = Table("feature", "PSI", "level", title=f"drift: {report['status']}")
@@ -284,8 +303,9 @@ def drift(params: ParamsOpt = Path("params.yaml"),
 
 
 @app.command()
-def report(out_file: Annotated[Path, typer.Option("--out")] =
-           Path("reports/churn_report.html")) -> None:
+def report(out_file: Annotated[Path | None, typer.Option("--out", help="The HTML file "
+                                                         "(default: paths.yaml's report).")]
+           = None) -> None:
     """Write one self-contained HTML report (plots embedded) for the marketing team.
 
     Example: churn report && xdg-open reports/churn_report.html
@@ -293,7 +313,7 @@ def report(out_file: Annotated[Path, typer.Option("--out")] =
     from pipeline.report import write_report
 
     try:
-        path = write_report(out_file)
+        path = write_report(load_paths(report=out_file))
     except ChurnError as exc:
         fail(str(exc))
     out.print(f"report written to {path}")

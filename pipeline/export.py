@@ -180,15 +180,17 @@ def publish(frame: pd.DataFrame, out_dir: Path, p: ExportParams, as_of: str,
     return {"exports": [str(f) for f in placed], "database_rows": rows, "export_notes": notes}
 
 
-def read_table(url: str, table: str, as_of: str | None = None) -> pd.DataFrame:
-    """A table of the export database (one batch with `as_of`); empty when there is none."""
+def read_table(url: str, table: str, as_of: str | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """A table of the export database (one batch with `as_of`; only `columns`, when given);
+    empty when there is none."""
     engine = _engine(url)
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(table):
                 return pd.DataFrame()
             scores = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            query = sa.select(scores)
+            query = sa.select(*[scores.c[c] for c in columns]) if columns else sa.select(scores)
             if as_of:
                 query = query.where(scores.c.as_of == as_of)
             return pd.read_sql(query, conn)

@@ -51,3 +51,12 @@ def write_json(data: Any, target: str | Path) -> Path:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def write_figure(fig: Any, target: str | Path, dpi: int = 110) -> Path:
+    """A matplotlib figure as PNG, atomically."""
+    return write_with(target, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+
+
+def write_csv(frame: pd.DataFrame, target: str | Path) -> Path:
+    return write_with(target, lambda tmp: frame.to_csv(tmp, index=False))

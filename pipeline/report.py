@@ -13,9 +13,10 @@ from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from common.errors import ChurnError
-from models.plots import curve_figure
 from pipeline.export import LATEST
 from pipeline.io import read_json, write_with
+from pipeline.paths import Paths
+from pipeline.plots import curve_figure
 
 TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Churn report {{ as_of }}</title>
@@ -121,15 +122,16 @@ def risk_value_grid(export: pd.DataFrame) -> pd.DataFrame:
     return cells.reindex([t for t in ("high", "medium", "low") if t in cells.index])
 
 
-def build_report(reports: Path = Path("reports"), exports: Path = Path("exports")) -> str:
-    for needed in (reports / "evaluation.json", reports / "score.json", exports / LATEST):
+def build_report(paths: Paths) -> str:
+    exports = paths.exports
+    for needed in (paths.evaluation, paths.score_report, exports / LATEST):
         if not needed.exists():
             raise ChurnError(f"{needed} not found: run `churn run` first")
-    metrics, score = read_json(reports / "evaluation.json"), read_json(reports / "score.json")
+    metrics, score = read_json(paths.evaluation), read_json(paths.score_report)
     latest = read_json(exports / LATEST)
     export = pd.read_parquet(exports / next(f for f in latest["files"]
                                              if f.endswith(".parquet")))
-    plots = reports / "plots"
+    plots = paths.plots
     short = metrics.get("score_source") == "btyd"  # no labelled snapshot: no curves
     curve_images = [] if short else [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
                                      for kind in ("gains", "calibration")]
@@ -138,27 +140,27 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     confusion_path = plots / "reason_confusion.csv"
     confusion = pd.read_csv(confusion_path) if confusion_path.exists() and not short \
         else pd.DataFrame()
-    products = read_json(reports / "products.json") if (reports / "products.json").exists() \
+    products = read_json(paths.products_report) if paths.products_report.exists() \
         else {"classes": {}, "note": "no product matrix"}
-    product_png = reports / "product_matrix.png"
-    drift = read_json(reports / "drift.json") if (reports / "drift.json").exists() else None
+    product_png = paths.matrix_plot
+    drift = read_json(paths.drift) if paths.drift.exists() else None
     top = export[export["risk_tier"] != "low"].nlargest(20, "value_at_stake")[
         ["customer_id", "churn_probability", "value_at_stake", "reason", "top_drivers",
          "action", "channel", "offer"]]
     baselines = [b["all"]["roc_auc"] for b in metrics.get("baselines", {}).values()]
-    campaigns = read_json(reports / "campaigns.json") if (reports / "campaigns.json").exists() \
+    campaigns = read_json(paths.campaigns_report) if paths.campaigns_report.exists() \
         else {}
-    results_path = exports / "campaign_results.csv"
+    results_path = paths.results
     results = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame()
     overall = results[results["segment"] == "all"] if len(results) else results
-    policy = read_json(reports / "policy.json") if (reports / "policy.json").exists() else {}
+    policy = read_json(paths.policy_report) if paths.policy_report.exists() else {}
     values = dict(policy.get("policy_value") or {})
     gain = policy.get("learned_minus_best_single")
     if values and gain:
         values["learned − best single (95% interval)"] = \
             f"{gain['gain']:+.4f} ({gain['ci_low']:+.4f} to {gain['ci_high']:+.4f})"
-    campaign_images = [base64.b64encode((plots / name).read_bytes()).decode()
-                       for name in ("uplift.png", "qini.png") if (plots / name).exists()]
+    campaign_images = [base64.b64encode(png.read_bytes()).decode()
+                       for png in (paths.uplift_plot, paths.qini_plot) if png.exists()]
     env = Environment(autoescape=select_autoescape(default=True))
     return env.from_string(TEMPLATE).render(
         as_of=score["as_of"], model=score["model"], score=score,
@@ -166,7 +168,7 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
         model_auc=metrics["model"]["all"]["roc_auc"] if not short else float("nan"),
         best_baseline_auc=max(baselines, default=float("nan")),
         curve_images=curve_images, reason_image=_png(_reason_figure(score, confusion)),
-        truth=metrics.get("reasons"),
+        truth=read_json(paths.reasons) if paths.reasons.exists() else None,
         grid_html=Markup(risk_value_grid(export).to_html(classes="grid-table")),
         products=products,
         products_image=base64.b64encode(product_png.read_bytes()).decode()
@@ -186,6 +188,6 @@ def build_report(reports: Path = Path("reports"), exports: Path = Path("exports"
     )
 
 
-def write_report(out: Path = Path("reports/churn_report.html"), **kwargs) -> Path:
-    html = build_report(**kwargs)
-    return write_with(out, lambda tmp: tmp.write_text(html))
+def write_report(paths: Paths) -> Path:
+    html = build_report(paths)
+    return write_with(paths.report, lambda tmp: tmp.write_text(html))

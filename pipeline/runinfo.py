@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,13 @@ def with_overrides(params: Params, overrides: dict[str, Any]) -> Params:
                      "data": {"input": overrides.get("data.input", "")}})
     out = params
     if "data.input" in overrides:
-        out = replace(out, data=replace(out.data, input=checked.data.input))
+        out = out.model_copy(update={"data": out.data.model_copy(
+            update={"input": checked.data.input})})
     if "as_of" in overrides:
-        out = replace(out, as_of=checked.as_of)
+        out = out.model_copy(update={"as_of": checked.as_of})
     if "churn.horizon_days" in overrides:
-        out = replace(out, churn=replace(out.churn, horizon_days=checked.churn.horizon_days))
+        out = out.model_copy(update={"churn": out.churn.model_copy(
+            update={"horizon_days": checked.churn.horizon_days})})
     return out
 
 

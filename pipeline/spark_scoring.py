@@ -11,8 +11,8 @@ import cloudpickle
 import pandas as pd
 
 from common.params import ReasonParams, ScoreParams
-from models.churn_model import ChurnModel
-from models.scoring import ROW_COLUMNS, score_rows
+from models.churn.model import ChurnModel
+from models.churn.scoring import ROW_COLUMNS, score_rows
 
 
 def spark_score_rows(session, features: Path, model: ChurnModel, sp: ScoreParams,

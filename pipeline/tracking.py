@@ -21,8 +21,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from common.errors import ChurnError
-from common.params import TrainParams
-from models.churn_model import ChurnModel, ChurnPyfunc
+from common.params import TrackingParams
+from models.churn.model import ChurnModel, ChurnPyfunc
 
 log = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -48,13 +48,13 @@ def project_id(root: Path | str = ".") -> str:
     return f"{slug}-{hashlib.md5(str(path).encode()).hexdigest()[:6]}"
 
 
-def model_name(p: TrainParams, root: Path | str = ".") -> str:
+def model_name(p: TrackingParams, root: Path | str = ".") -> str:
     """`train.model_name`, or by default one derived from the project: registered names and
     aliases are global to a store, so two projects must not share `churn-lgbm@champion`."""
     return p.model_name or f"churn-{project_id(root)}"
 
 
-def experiment_name(p: TrainParams, root: Path | str = ".") -> str:
+def experiment_name(p: TrackingParams, root: Path | str = ".") -> str:
     return p.experiment or f"churn-{project_id(root)}"
 
 
@@ -72,7 +72,7 @@ def _retrying(call: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
-def setup(p: TrainParams, root: Path | str = ".") -> str:
+def setup(p: TrackingParams, root: Path | str = ".") -> str:
     """Point MLflow at the store and the project's experiment. Creating a fresh SQLite store
     runs schema migrations, which are not safe twice at once: a file lock serialises it."""
     uri = tracking_uri(root)
@@ -211,7 +211,7 @@ def _metric_key(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in name)
 
 
-def log_stage_run(p: TrainParams, stage: str, as_of: str, metrics: dict[str, float],
+def log_stage_run(p: TrackingParams, stage: str, as_of: str, metrics: dict[str, float],
                   artifacts: list[Path]) -> None:
     """A run of its own in the project's experiment for a campaign stage (outcomes, policy):
     what was measured and learned sits in MLflow next to the models, one run per as_of."""
@@ -225,3 +225,77 @@ def log_stage_run(p: TrainParams, stage: str, as_of: str, metrics: dict[str, flo
         for path in artifacts:
             if Path(path).exists():
                 mlflow.log_artifact(str(path))
+
+
+def log_training(model: Any, info: dict, run: Any, params: Any, names: list[str],
+                 canonical_files: list[Path], example: pd.DataFrame,
+                 registered: str) -> dict[str, Any]:
+    """One MLflow run for a trained model: params, identity and data tags, the feature list
+    and importance, the training info, the model itself (registered). Returns the hand-off to
+    the evaluate stage: run id, name, version, URI, score source, features."""
+    from common.params import as_dict
+
+    with mlflow.start_run() as active:
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten({
+            "run": {k: str(v) for k, v in vars(run).items()},
+            "features": as_dict(params.features), "train": as_dict(params.train),
+            "base": as_dict(params.base)}).items()})
+        mlflow.log_params({"calibration_chosen": info.get("calibration", "isotonic on labels"),
+                           "best_iteration": info.get("best_iteration", 0)})
+        mlflow.set_tags({
+            **identity(run.horizon_days, names),
+            "data.input": run.input,
+            "data.as_of": run.as_of.isoformat(),
+            "data.valid_cutoff": info.get("valid_cutoff", "none"),
+            "data.score_source": info["score_source"],
+            "data.input_hash": files_hash(canonical_files),
+            "data.rows": str(info["rows"]),
+        })
+        mlflow.log_dict({"features": names, "importance_gain": info.get("importance_gain", {})},
+                        "features.json")
+        mlflow.log_dict(info, "train_info.json")
+        _uri, version = log_model(model, example, registered)
+    return {"run_id": active.info.run_id, "model_name": registered, "model_version": version,
+            "model_uri": f"models:/{registered}/{version}", "features": names,
+            "score_source": info["score_source"], "note": info.get("note", "")}
+
+
+def champion_gate(trained: dict, valid: pd.DataFrame, ours: dict, metric: str,
+                  margin: float) -> Any:
+    """Compare with the current champion on this validation snapshot and set the alias; a
+    champion trained for another identity (shop, horizon, features) is not comparable and is
+    replaced."""
+    from models.churn.evaluation import gate
+    from models.churn.metrics import score_metrics
+
+    name, version = trained["model_name"], trained["model_version"]
+    champ = champion_version(name)
+    champ_score, note = None, ""
+    if champ is not None and str(champ.version) != version:
+        expected = {k: v for k, v in mlflow.get_run(trained["run_id"]).data.tags.items()
+                    if k in IDENTITY_TAGS}
+        wrong = identity_mismatch(champ, expected)
+        if wrong:
+            note = f"the champion v{champ.version} is not comparable: {wrong}"
+        else:
+            model = load_churn_model(f"models:/{name}/{champ.version}")
+            champ_score = score_metrics(valid["churned"].to_numpy(),
+                                        model.predict_proba(valid))[metric]
+    decision = gate(version, ours[metric], None if champ is None else str(champ.version),
+                    champ_score, metric, margin, note)
+    set_alias(name, version, decision.promoted)
+    return decision
+
+
+def log_evaluation(run_id: str, details: dict, decision: Any, figures: dict) -> None:
+    """The validation metrics of model and baselines, the gate's decision and the curves as
+    images, into the model's own MLflow run."""
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({k: v for k, v in flatten({"valid": {
+            "lightgbm": details["model"], **details["baselines"]}}).items()
+            if isinstance(v, float)})
+        mlflow.set_tags({"gate.promoted": str(decision.promoted), "gate.reason": decision.reason,
+                         "gate.champion_version": str(decision.champion_version),
+                         "gate.champion_score": str(decision.champion_score)})
+        for kind, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{kind}.png")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shops.retail import ShopConfig, generate, write_shop
+from pipeline.project import copy_project
+from synthetic.retail import ShopConfig, generate, write_shop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,16 +34,7 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
-def make_project(dest: Path) -> Path:
-    """A fresh copy of the project (code, dvc.yaml, params.yaml, DVC config) in a git repo."""
-    dest.mkdir(parents=True)
-    for name in ("pipeline", "features", "models", "common", "shops"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
-        shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / ".dvc", dest / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    return dest
+make_project = copy_project
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The shape of the code, checked from its source: one-way layers, no stage importing another,
-no import cycles, dvc.yaml declaring exactly what each stage imports, reads and writes, and
-params.yaml spelling out the typed defaults."""
+"""The shape of the code, checked from its source: one-way layers, generators apart, no stage
+importing another, no import cycles, small files, dvc.yaml declaring exactly what each stage
+imports, reads and writes, paths written once, and params.yaml spelling out the typed
+defaults."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ import yaml
 from common.params import Params, as_dict, parse
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("common", "features", "models", "pipeline", "shops")
+PACKAGES = ("common", "features", "models", "pipeline", "synthetic")
 LAYER = {"common": 0, "features": 1, "models": 2, "pipeline": 3}
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+PIPELINES = {name: yaml.safe_load((ROOT / name).read_text())
+             for name in ("dvc.yaml", "demo/dvc.yaml")}
+PATHS = yaml.safe_load((ROOT / "paths.yaml").read_text())["paths"]
+#: generators may be long (one planted world each); so may benchmarks: everything else stays
+#: small enough to read in one sitting
+MAX_LINES = 450
 
 
 def module_name(path: Path) -> str:
@@ -47,9 +53,16 @@ def imports_of(name: str) -> set[str]:
     return found - {name}
 
 
+def stage_specs() -> dict[str, dict]:
+    return {stage: spec for dvc in PIPELINES.values() for stage, spec in dvc["stages"].items()}
+
+
+SPECS = stage_specs()
+
+
 def stage_modules() -> dict[str, str]:
     out = {}
-    for stage, spec in DVC["stages"].items():
+    for stage, spec in SPECS.items():
         match = re.search(r"python -m ([\w.]+)", spec["cmd"])
         assert match, f"stage {stage} does not run a project module"
         out[stage] = match.group(1)
@@ -60,8 +73,8 @@ STAGES = stage_modules()
 
 
 def test_layers_point_one_way():
-    """pipeline -> models -> features -> common; the demo shops sit beside, used only by the
-    CLI's `synth`."""
+    """pipeline -> models -> features -> common; the generators sit apart, used only by the
+    CLI's `synth`, and use no production code (they would test it against itself)."""
     wrong = []
     for name in MODULES:
         top = name.split(".")[0]
@@ -69,11 +82,45 @@ def test_layers_point_one_way():
             dest = target.split(".")[0]
             if top in LAYER and dest in LAYER and LAYER[dest] > LAYER[top]:
                 wrong.append(f"{name} -> {target}")
-            if top in LAYER and dest == "shops" and name != "pipeline.cli":
+            if top in LAYER and dest == "synthetic" and name != "pipeline.cli":
                 wrong.append(f"{name} -> {target} (the demo shop is not production code)")
-            if top == "shops" and dest == "pipeline":
-                wrong.append(f"{name} -> {target}")
+            if top == "synthetic" and dest != "synthetic":
+                wrong.append(f"{name} -> {target} (a generator stays independent)")
     assert not wrong, wrong
+
+
+def test_models_are_four_domains_and_stages_sit_beside_their_shell():
+    models = {p.name for p in (ROOT / "models").iterdir() if p.is_dir() and
+              not p.name.startswith("__")}
+    assert models == {"churn", "causes", "actions", "campaigns"}
+    assert not [p.name for p in (ROOT / "models").glob("*.py") if p.name != "__init__.py"]
+    assert set(STAGES.values()) == {f"pipeline.stages.{p.stem}" for p in
+                                    (ROOT / "pipeline" / "stages").glob("*.py")
+                                    if p.stem != "__init__"}
+
+
+def test_no_file_is_too_long_to_read():
+    long = [f"{p.relative_to(ROOT)}: {n}" for name, p in MODULES.items()
+            if not name.startswith("synthetic")
+            and (n := len(p.read_text().splitlines())) > MAX_LINES]
+    assert not long, long
+
+
+def test_paths_are_written_once():
+    """paths.yaml is the only place: the Paths model reads exactly its keys, and no stage,
+    CLI or report module spells a path of it as a literal."""
+    from pipeline.paths import Paths
+
+    assert {f.name for f in dataclasses.fields(Paths)} == set(PATHS)
+    literals = {v for v in PATHS.values() if "/" in v}
+    found = []
+    for name, path in MODULES.items():
+        if not name.startswith("pipeline"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in literals:
+                found.append(f"{name}: {node.value}")
+    assert not found, found
 
 
 def test_no_stage_imports_another_and_nothing_imports_the_cli():
@@ -121,13 +168,12 @@ def declared_paths(spec: dict) -> set[str]:
 
 
 def resolve_vars(text: str) -> str:
-    paths = next(v["paths"] for v in DVC["vars"] if "paths" in v)
-    return re.sub(r"\$\{paths\.(\w+)\}", lambda m: paths[m.group(1)], text)
+    return re.sub(r"\$\{paths\.(\w+)\}", lambda m: PATHS[m.group(1)], text)
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_stage_declares_every_module_it_imports(stage):
-    deps = {resolve_vars(d) for d in DVC["stages"][stage]["deps"]}
+    deps = {resolve_vars(d) for d in SPECS[stage]["deps"]}
     missing = []
     for name in sorted(closure(STAGES[stage])):
         path = MODULES[name].relative_to(ROOT).as_posix()
@@ -146,7 +192,7 @@ LIVE = {"exports"}
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_stage_declares_every_path_on_its_command_line(stage):
-    spec = DVC["stages"][stage]
+    spec = SPECS[stage]
     declared = {resolve_vars(p).rstrip("/") for p in declared_paths(spec)}
     kept = LIVE
     args = re.findall(r"--[\w-]+ (\S+)", resolve_vars(spec["cmd"]))
@@ -161,23 +207,27 @@ def params_read(stage_module: str) -> set[str]:
     """`params.<section>[.<key>]` attribute reads in a stage's module."""
     read = set()
     tree = ast.parse(MODULES[stage_module].read_text())
+
+    def is_params(node: ast.AST) -> bool:   # `params` or `<anything>.params`
+        return (isinstance(node, ast.Name) and node.id == "params") or (
+            isinstance(node, ast.Attribute) and node.attr == "params")
+
     inner = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and \
-                isinstance(node.value.value, ast.Name) and node.value.value.id == "params":
+                is_params(node.value.value):
             read.add(f"{node.value.attr}.{node.attr}")
             inner.add(id(node.value))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-                node.value.id == "params" and id(node) not in inner:
+        if isinstance(node, ast.Attribute) and is_params(node.value) and id(node) not in inner:
             read.add(node.attr)
-    sections = {f.name for f in dataclasses.fields(Params)}
+    sections = set(Params.model_fields)
     return {r for r in read if r.split(".")[0] in sections}
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_a_stage_declares_every_param_it_reads(stage):
-    declared = set(DVC["stages"][stage].get("params", []))
+    declared = set(SPECS[stage].get("params", []))
     read = params_read(STAGES[stage])
     missing = [r for r in read if r not in declared and r.split(".")[0] not in declared]
     # a section read whole needs the whole section declared

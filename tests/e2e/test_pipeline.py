@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipeline.export import EXPORT_COLUMNS, read_table
-from shops.retail import ShopConfig, write_shop
+from synthetic.retail import ShopConfig, write_shop
 from tests.conftest import churn, make_project, set_params
 
 pytestmark = pytest.mark.slow

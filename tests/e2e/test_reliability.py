@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from pipeline.lock import is_locked
-from shops.retail import ShopConfig, generate, write_shop
+from synthetic.retail import ShopConfig, generate, write_shop
 from tests.conftest import churn, churn_env, make_project, set_params
 
 pytestmark = pytest.mark.slow

@@ -18,10 +18,11 @@ from common.params import (
 )
 from features.cutoffs import training_cutoffs
 from features.engine import build
-from models.scoring import finish, score_rows
-from models.split import time_split
-from models.train import train_model
-from shops.retail import ShopConfig, generate
+from models.actions.rules import plan_actions as finish
+from models.churn.scoring import score_rows
+from models.churn.split import time_split
+from models.churn.train import train_model
+from synthetic.retail import ShopConfig, generate
 
 pytest.importorskip("pyspark")  # part of the dev install: `make test` has it
 pytestmark = pytest.mark.slow
@@ -111,7 +112,7 @@ def test_the_training_sample_is_the_same_on_every_engine(spark, shop, tmp_path):
     part-file folder, and the same as md5 in Python."""
     import hashlib
 
-    from pipeline.train import read_training_rows
+    from pipeline.rows import labelled_rows
 
     tables, cutoffs, as_of = shop
     expr, _ = build({k: ibis.memtable(v) for k, v in tables.items()}, cutoffs, as_of)
@@ -122,8 +123,8 @@ def test_the_training_sample_is_the_same_on_every_engine(spark, shop, tmp_path):
     spark.createDataFrame(features.astype({"cutoff": "datetime64[us]"})).repartition(3) \
         .write.parquet(str(spark_dir))
     labelled = features.loc[features.split == "train", "customer_id"].unique()
-    from_duck = read_training_rows(duck_file, sample_customers=len(labelled) // 4)
-    from_spark = read_training_rows(spark_dir, sample_customers=len(labelled) // 4)
+    from_duck = labelled_rows(duck_file, sample_customers=len(labelled) // 4)
+    from_spark = labelled_rows(spark_dir, sample_customers=len(labelled) // 4)
     picked = sorted(from_duck["customer_id"].unique())
     assert picked == sorted(from_spark["customer_id"].unique())
     assert 0.15 * len(labelled) < len(picked) < 0.35 * len(labelled)
@@ -153,8 +154,8 @@ def test_campaign_outcomes_and_uplift_match_duckdb(spark, tmp_path):
     Spark (a marketplace's log does not fit one machine)."""
     from datetime import date
 
-    from models.campaigns import expand_shared_controls, outcomes, uplift_table
-    from shops.email_test import EmailTestConfig, email_test
+    from models.campaigns.outcomes import expand_shared_controls, outcomes, uplift_table
+    from synthetic.email_test import EmailTestConfig, email_test
 
     tables, _ = email_test(EmailTestConfig(customers=1500, seed=5))
     tables["contacts"]["risk_tier"] = np.where(np.arange(1500) % 2, "high", "low")
@@ -182,8 +183,8 @@ def test_cause_evidence_and_reason_columns_match_duckdb(spark, shop, tmp_path):
     """The cause model's evidence is Ibis too, and its reasons (five probabilities, evidence in
     words, basis) come out the same when scored per Spark partition."""
     from features.evidence import evidence, with_evidence
-    from models.causes import fit_cause_model
-    from models.scoring import explain
+    from models.causes.model import fit_cause_model
+    from models.causes.reasons import explain
     from pipeline.spark_scoring import spark_score_rows
 
     tables, cutoffs, as_of = shop

@@ -10,7 +10,7 @@ import pytest
 from common.errors import ChurnError
 from common.params import parse
 from features.contract import TABLES, validate
-from pipeline.ingest import ingest
+from pipeline.ingestion import ingest
 from tests.conftest import write_csv
 
 ORDERS = """customer_id,order_ts,amount,status

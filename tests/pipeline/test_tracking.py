@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from common.errors import ChurnError
-from common.params import TrainParams
-from models.evaluation import gate
-from models.split import time_split
-from models.train import train_model
+from common.params import TrackingParams, TrainParams
+from models.churn.evaluation import gate
+from models.churn.split import time_split
+from models.churn.train import train_model
 from pipeline.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -36,7 +36,7 @@ def test_logged_model_reloads_with_the_same_predictions(small_features, mlflow_s
     frame, names = small_features
     split = time_split(frame)
     model, _ = train_model(split, names, FAST, 42)
-    setup(TrainParams(experiment="test"))
+    setup(TrackingParams(experiment="test"))
     with mlflow.start_run():
         uri, version = log_model(model, split.valid.head(5), "churn-test")
     assert version == "1"
@@ -55,7 +55,7 @@ def test_champion_gate_promotes_the_first_and_better_and_refuses_worse(small_fea
     frame, names = small_features
     split = time_split(frame)
     model, _ = train_model(split, names, FAST, 42)
-    setup(TrainParams(experiment="test"))
+    setup(TrackingParams(experiment="test"))
     versions = []
     for _ in range(3):
         with mlflow.start_run():
@@ -81,10 +81,10 @@ def test_the_default_model_name_is_the_projects_own(tmp_path):
     a, b = tmp_path / "shop-a", tmp_path / "shop-b"
     a.mkdir()
     b.mkdir()
-    name_a, name_b = model_name(TrainParams(), a), model_name(TrainParams(), b)
+    name_a, name_b = model_name(TrackingParams(), a), model_name(TrackingParams(), b)
     assert name_a.startswith("churn-shop-a-") and name_b.startswith("churn-shop-b-")
     assert name_a != name_b
-    assert model_name(TrainParams(model_name="mine"), a) == "mine"
+    assert model_name(TrackingParams(model_name="mine"), a) == "mine"
 
 
 def test_a_champion_trained_for_another_horizon_is_refused_in_one_line(small_features,
@@ -94,7 +94,7 @@ def test_a_champion_trained_for_another_horizon_is_refused_in_one_line(small_fea
     frame, names = small_features
     split = time_split(frame)
     model, _ = train_model(split, names, FAST, 42)
-    setup(TrainParams(experiment="test"))
+    setup(TrackingParams(experiment="test"))
     with mlflow.start_run():
         mlflow.set_tags(identity(365, names))
         version = log_model(model, split.valid.head(2), "ident-test")[1]
@@ -119,7 +119,7 @@ def test_the_logged_model_loads_outside_this_checkout(small_features, mlflow_sto
     frame, names = small_features
     split = time_split(frame)
     model, _ = train_model(split, names, FAST, 42)
-    setup(TrainParams(experiment="test"))
+    setup(TrackingParams(experiment="test"))
     with mlflow.start_run():
         uri, _ = log_model(model, split.valid.head(5), "portable-test")
     rows = tmp_path / "rows.parquet"

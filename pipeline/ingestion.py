@@ -1,0 +1,124 @@
+"""Reading a shop: its files, validated against the contract and cleaned into canonical tables,
+with a report of every row read, kept, dropped and fixed (the ingest stage and `churn ingest`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors
+
+from common.errors import ChurnError
+from common.params import DataParams, TableFormat
+from features import cleaning
+from features.contract import OPTIONAL_TABLES, TABLES, validate
+from pipeline.io import write_parquet
+from pipeline.readers import SUFFIXES, locate, map_columns, read_raw
+
+log = logging.getLogger(__name__)
+
+
+def _contract_check(table: str, frame: pd.DataFrame, source: str) -> None:
+    try:
+        validate(table, frame)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        summary = "; ".join(
+            f"column '{col}' fails {check} on {n} row(s)"
+            for (col, check), n in cases.groupby(["column", "check"]).size().items()
+        )
+        raise ChurnError(f"{source}: table '{table}' breaks the data contract: {summary}") from exc
+
+
+def read_table(input_path: Path, table: str, fmt: TableFormat) -> tuple[pd.DataFrame, Path] | None:
+    path = locate(input_path, table, fmt)
+    if path is None:
+        return None
+    raw = read_raw(path, fmt)
+    return map_columns(raw, table, fmt, path), path
+
+
+def ingest(input_path: Path, data: DataParams) -> tuple[dict[str, pd.DataFrame], dict]:
+    """All tables of a shop in canonical form, and the ingest report."""
+    fmts = {t: data.tables.get(t, TableFormat()) for t in TABLES}
+    unknown = sorted(set(data.tables) - set(TABLES))
+    if unknown:
+        raise ChurnError(f"params.yaml data.tables: unknown table(s) {unknown}; the contract's "
+                         f"tables are {list(TABLES)}")
+
+    read = read_table(input_path, "orders", fmts["orders"])
+    if read is None:
+        raise ChurnError(f"{input_path}: no orders table found")
+    raw_orders, path = read
+    report = cleaning.TableReport(str(path))
+    if raw_orders.empty:
+        raise ChurnError(f"{path}: orders file has a header but no rows")
+    orders = cleaning.clean_orders(raw_orders, report, fmts["orders"], data.max_bad_date_share)
+    if orders.empty:
+        raise ChurnError(f"{path}: no usable orders left after cleaning: {dict(report.dropped)}")
+    _contract_check("orders", orders, str(path))
+    tables = {"orders": orders}
+    reports = {"orders": report}
+    last_order_ts = orders["order_ts"].max()
+
+    for table in OPTIONAL_TABLES:
+        read = read_table(input_path, table, fmts[table])
+        if read is None:
+            continue
+        raw, path = read
+        report = cleaning.TableReport(str(path))
+        reports[table] = report
+        if raw.empty:
+            report.notes.append("file has no rows: treated as absent")
+            continue
+        frame = cleaning.clean_table(table, raw, report, fmts[table], data.max_bad_date_share)
+        if "order_id" in TABLES[table].required:
+            frame = cleaning.drop_unknown_orders(frame, orders, report)
+        if TABLES[table].event_time:
+            frame = cleaning.drop_future_rows(frame, TABLES[table].event_time, last_order_ts,
+                                              report)
+        _contract_check(table, frame, str(path))
+        tables[table] = frame
+
+    summary = {
+        "input": str(input_path),
+        "tables": {name: r.as_dict() for name, r in reports.items()},
+        "ignored_files": ignored_files(input_path),
+        "first_order_ts": orders["order_ts"].min(),
+        "last_order_ts": last_order_ts,
+        "customers": int(orders["customer_id"].nunique()),
+    }
+    return tables, summary
+
+
+def ignored_files(input_path: Path) -> list[str]:
+    """Files in the input folder that are no contract table: noted, never an error."""
+    if not input_path.is_dir():
+        return []
+    known = {f"{t}{suffix}" for t in TABLES for suffix in SUFFIXES}
+    return sorted(p.name for p in input_path.iterdir()
+                  if p.is_file() and p.name not in known and not p.name.startswith((".", "_")))
+
+
+#: a generated (demo) shop's true causes: copied beside the canonical tables for the demo's
+#: backtest stage (demo/dvc.yaml); a real shop has none
+TRUTH_FILE = "_truth.parquet"
+
+
+def write_canonical(tables: dict[str, pd.DataFrame], out_dir: Path,
+                    input_path: Path | None = None) -> None:
+    """One Parquet file per contract table; tables the shop lacks are removed from out_dir.
+    A demo shop's truth file comes along (and goes when the input has none)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for table in TABLES:
+        target = out_dir / f"{table}.parquet"
+        if table in tables:
+            write_parquet(tables[table], target)
+        else:
+            target.unlink(missing_ok=True)
+    truth = input_path / TRUTH_FILE if input_path is not None and input_path.is_dir() else None
+    if truth is not None and truth.exists():
+        write_parquet(pd.read_parquet(truth), out_dir / TRUTH_FILE)
+    else:
+        (out_dir / TRUTH_FILE).unlink(missing_ok=True)
