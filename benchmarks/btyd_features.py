@@ -1,7 +1,8 @@
 """Does the churn model gain from BTYD features? Validation ROC-AUC / PR-AUC of the LightGBM
 model with and without btyd_p_alive, btyd_expected_purchases and btyd_p_no_purchase
-(models.churn.btyd, one BG/NBD per cutoff) on the same split, with the project's own pieces:
-features.engine.build, models.churn.split.time_split, models.churn.train.train_model, TrainParams().
+(models.churn.btyd, one BG/NBD per cutoff) on the same split, with the project's own
+pieces: features.engine.build, models.churn.split.time_split, models.churn.train.train_model,
+TrainParams().
 
 Shops: the retail generator (all six tables), the outlet generator with its orders table only,
 and CDNOW as of 1997-12-31 with a 182-day horizon (downloaded by benchmarks/public.py's cache;

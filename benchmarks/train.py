@@ -1,7 +1,7 @@
 """Training cost: the train stage's work (fit with early stopping, calibration choice and fit,
 reason and drift references, then the cause model: the churn model's SHAP reason for the
-lapsed rows it fits on, at most CauseParams.max_rows, and fit_cause_model) on 1M customer-snapshots x 40 features, default params
-(params.yaml), MLflow logging excluded.
+lapsed rows it fits on, at most CauseParams.max_rows, and fit_cause_model) on 1M
+customer-snapshots x 40 features, default params (params.yaml), MLflow logging excluded.
 
 Rows are the default shop's labelled snapshots, features and cause evidence as the features
 stage writes them, resampled with 5% noise on continuous features (evidence counts as drawn);

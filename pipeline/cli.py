@@ -30,7 +30,7 @@ app = typer.Typer(help="Churn scores, reasons and actions for online shops.",
 console = Console(stderr=True)
 out = Console()
 #: the demo-only stages (a generated shop's backtest against its truth)
-DEMO_PIPELINE = "demo/dvc.yaml"
+DEMO_PIPELINE = "demo/dvc.yaml:backtest"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -38,13 +38,30 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _dvc(args: list[str], overrides: dict, lock_fd: int) -> int:
+def _dvc(args: list[str], overrides: dict, lock_fd: int, publish: str = "") -> int:
     """`dvc repro ...` with this interpreter's scripts first on PATH (stages use the same
-    venv) and the run's overrides in the environment."""
+    venv), the run's overrides in the environment, and whether to publish (the publish
+    stage's CHURN_PUBLISH: "" publishes, anything else is why not)."""
+    from pipeline.stages.publish import PUBLISH_ENV, WHY_ENV
+
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env[OVERRIDES_ENV] = json.dumps(overrides)
+    env[PUBLISH_ENV], env[WHY_ENV] = ("1", "") if not publish else ("0", publish)
     return run_in_group([sys.executable, "-m", "dvc", *args], env, lock_fd)
+
+
+def uncommitted_params(params: Path) -> str:
+    """Why this run must not publish: params.yaml differs from the version git has committed
+    ('' when it does not, or when the project is not under git)."""
+    import subprocess
+
+    found = subprocess.run(["git", "show", f"HEAD:./{params.name}"], capture_output=True,
+                           text=True, cwd=params.resolve().parent, stdin=subprocess.DEVNULL)
+    if found.returncode != 0 or found.stdout == params.read_text():
+        return ""
+    return (f"{params} differs from its committed version: this run is an experiment (nothing "
+            "published); commit the change, or pass --publish")
 
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="Shop folder or orders file; "
@@ -54,6 +71,8 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Cutoff date YYYY-M
 HorizonOpt = Annotated[int | None, typer.Option("--horizon-days", min=1,
                                                 help="Overrides churn.horizon_days.")]
 ParamsOpt = Annotated[Path, typer.Option(help="The params file.")]
+PublishOpt = Annotated[bool, typer.Option("--publish", help="Publish even when params.yaml "
+                                                           "has uncommitted changes.")]
 
 
 def _overrides(data: Path | None, as_of: str | None, horizon_days: int | None) -> dict:
@@ -88,9 +107,10 @@ def _prepare(params_path: Path, overrides: dict) -> None:
 
 
 def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
-              demo: bool = False) -> None:
+              demo: bool = False, publish: bool = False) -> None:
     """DVC calls under the project lock, in a guarded process group, one line on failure.
-    With `demo`, a generated shop (one with a truth file) also gets the demo stages."""
+    With `demo`, a generated shop (one with a truth file) also gets the demo stages; with
+    `publish`, the batch is published unless params.yaml has uncommitted changes."""
     from pipeline.ingestion import TRUTH_FILE
     from pipeline.lock import project_lock
 
@@ -100,14 +120,15 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
         with project_lock(command) as lock_fd:
             _prepare(params, overrides)
             calls = list(calls)
+            why_not = "" if publish else f"`{command}` does not publish"
             for i, args in enumerate(calls):
-                code = _dvc(args, overrides, lock_fd)
+                code = _dvc(args, overrides, lock_fd, why_not)
                 if code != 0:
                     fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
                          "printed above")
                 if demo and i == len(calls) - 1 and (
                         load_paths().canonical / TRUTH_FILE).exists():
-                    calls.append(["repro", "-q", DEMO_PIPELINE])
+                    calls.append(["repro", "-q", "--single-item", DEMO_PIPELINE])
                     demo = False
     except ChurnError as exc:
         fail(str(exc))
@@ -215,21 +236,31 @@ def _summary() -> None:
         table.add_row("reason backtest (demo shop)",
                       f"accuracy {backtest['reason_accuracy']:.2f}, "
                       f"macro-F1 {backtest['reason_macro_f1']:.2f}")
-    table.add_row("exports", "\n".join(score["exports"]) + f"\ntable {score['database_rows']:,} "
-                  "rows")
+    held = f"{score['held_out']:,} held out as the control group"
+    if score.get("model", {}).get("note"):
+        table.add_row("note", score["model"]["note"])
+    published = read_json(paths.publish_report) if paths.publish_report.exists() else {}
+    if published.get("published"):
+        sends = ", ".join(f"{k} {v:,}" for k, v in published["send"].items()) or "nobody"
+        table.add_row("to send", f"{sends}; {held}")
+        table.add_row("exports", "\n".join(published["exports"])
+                      + f"\ntable {published['database_rows']:,} rows")
+    else:
+        table.add_row("not published", published.get("why", "the publish stage did not run"))
     table.add_row("report", f"churn report → {paths.report}")
     out.print(table)
 
 
 @app.command()
 def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = None,
-        params: ParamsOpt = Path("params.yaml")) -> None:
-    """Run the whole DVC pipeline (dvc repro), with overrides for this run only.
+        params: ParamsOpt = Path("params.yaml"), publish: PublishOpt = False) -> None:
+    """Run the whole DVC pipeline (dvc repro), with overrides for this run only, and publish
+    the batch (unless params.yaml has uncommitted changes: then it is an experiment).
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
     _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"],
-              demo=True)
+              demo=True, publish=_may_publish(params, publish))
     _summary()
 
 
@@ -246,7 +277,8 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
     """
     from pipeline.drift import run_drift
     from pipeline.io import read_json
-    from pipeline.tracking import log_drift
+    from pipeline.registry import apply_decision
+    from pipeline.tracking import log_drift, setup
 
     overrides = _overrides(data, as_of, horizon_days)
     _pipeline("churn retrain", params, overrides, ["repro", "-q", "features"],
@@ -254,6 +286,12 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
     paths = load_paths()
     decision = read_json(paths.evaluation)["promotion"]
     trained = read_json(paths.model)
+    if _may_publish(params, False):
+        setup(load_params(params).tracking)
+        console.print(apply_decision(read_json(paths.champion)))
+    else:
+        decision = {**decision, "promoted": False,
+                    "reason": f"{decision['reason']} (not applied: an experiment)"}
     try:
         log_drift(trained["run_id"], run_drift(load_params(params), paths))
     except ChurnError as exc:
@@ -265,13 +303,44 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
 
 @app.command()
 def score(as_of: AsOfOpt = None, data: DataOpt = None,
-          params: ParamsOpt = Path("params.yaml")) -> None:
+          params: ParamsOpt = Path("params.yaml"), publish: PublishOpt = False) -> None:
     """Score every customer with the champion and export (runs what scoring needs first).
 
     Example (daily cron): churn score
     """
-    _pipeline("churn score", params, _overrides(data, as_of, None), ["repro", "-q", "score"])
+    _pipeline("churn score", params, _overrides(data, as_of, None),
+              ["repro", "-q", "publish"], publish=_may_publish(params, publish))
     _summary()
+
+
+def _may_publish(params: Path, forced: bool) -> bool:
+    why = "" if forced or not params.exists() else uncommitted_params(params)
+    if why:
+        console.print(f"[yellow]experiment:[/] {why}")
+    return not why
+
+
+@app.command()
+def promote(version: Annotated[str, typer.Argument(help="The model version to make champion.")],
+            yes: Annotated[bool, typer.Option("--yes", help="Do it (without: say what would "
+                                                            "change).")] = False,
+            horizon_days: HorizonOpt = None, params: ParamsOpt = Path("params.yaml")) -> None:
+    """Make a model version the champion of this project's registered model for the horizon,
+    also one trained on another feature set (which the gate never promotes by itself).
+
+    Example: churn promote 7 --yes
+    """
+    from pipeline.registry import model_name
+    from pipeline.registry import promote as move
+    from pipeline.tracking import setup
+
+    try:
+        p = load_params(params)
+        setup(p.tracking)
+        out.print(move(model_name(p.tracking, horizon_days or p.churn.horizon_days), version,
+                       yes))
+    except ChurnError as exc:
+        fail(str(exc))
 
 
 @app.command()
@@ -320,12 +389,27 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="The HTML
 
 
 def main() -> None:
+    """The edge: a user error is one line (typer's own usage errors included), anything
+    unexpected is one line too, with the traceback kept in logs/cli-error.log."""
+    import traceback
+
     quiet_third_parties()
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
+    except ChurnError as exc:
+        console.print(f"[bold red]error:[/] {str(exc)[:2000]}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - never a traceback on the terminal
+        logs = Path("logs")
+        logs.mkdir(exist_ok=True)
+        (logs / "cli-error.log").write_text(traceback.format_exc())
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        console.print(f"[bold red]error:[/] {type(exc).__name__}: {first} (traceback in "
+                      f"{logs / 'cli-error.log'})", highlight=False, soft_wrap=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

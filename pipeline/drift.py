@@ -9,9 +9,10 @@ from models.churn.drift import drift_report
 from pipeline.export import read_table
 from pipeline.io import write_json
 from pipeline.paths import Paths
+from pipeline.registry import champion_version, model_for_scoring, model_name
 from pipeline.rows import feature_names, scoring_rows
 from pipeline.runinfo import read_run_info
-from pipeline.tracking import champion_for_scoring, identity, model_name, setup
+from pipeline.tracking import setup
 
 
 def reason_mixes(url: str, table: str) -> list[tuple[str, dict[str, float]]]:
@@ -32,9 +33,12 @@ def run_drift(params: Params, paths: Paths) -> dict:
     if not paths.features.exists():
         raise ChurnError(f"{paths.features}: no features yet: run `churn run` first")
     run = read_run_info(paths.canonical)
-    model, _champ = champion_for_scoring(model_name(params.tracking),
-                                         identity(run.horizon_days,
-                                                  feature_names(paths.features)))
+    name = model_name(params.tracking, run.horizon_days)
+    champ = champion_version(name)
+    if champ is None:
+        raise ChurnError(f"no '{name}@champion' model yet: run `churn run` first")
+    model, _note = model_for_scoring({"model_name": name, "version": str(champ.version)},
+                                     feature_names(paths.features), run.horizon_days)
     if not model.drift_reference:
         raise ChurnError("the champion model has no drift reference: retrain it (churn retrain)")
     snapshot = scoring_rows(paths.features)

@@ -22,6 +22,7 @@ class Paths:
     features: Path
     products: Path
     policy: Path
+    batch: Path
     model: Path
     champion: Path
     exports: Path
@@ -34,10 +35,14 @@ class Paths:
     matrix_plot: Path
     train_report: Path
     metrics: Path
+    policy_metrics: Path
+    campaign_metrics: Path
+    curves: Path
     evaluation: Path
     policy_report: Path
     qini_plot: Path
     score_report: Path
+    publish_report: Path
     campaigns_report: Path
     uplift_plot: Path
     backtest: Path

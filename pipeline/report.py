@@ -131,7 +131,7 @@ def build_report(paths: Paths) -> str:
     latest = read_json(exports / LATEST)
     export = pd.read_parquet(exports / next(f for f in latest["files"]
                                              if f.endswith(".parquet")))
-    plots = paths.plots
+    plots = paths.curves
     short = metrics.get("score_source") == "btyd"  # no labelled snapshot: no curves
     curve_images = [] if short else [_png(curve_figure(kind, pd.read_csv(plots / f"{kind}.csv")))
                                      for kind in ("gains", "calibration")]

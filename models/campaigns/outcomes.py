@@ -239,3 +239,15 @@ def uplift_table(rows: ir.Table | pd.DataFrame,
     out = out.assign(_order=order).sort_values(["batch", "action", "_order", "segment"])
     return out[UPLIFT_COLUMNS].reset_index(drop=True)
 
+
+
+def last_batch_headline(overall: pd.DataFrame) -> dict:
+    """The newest measured batch in a few figures (`dvc metrics diff`): its contacts and its
+    uplift over its control, each action's weighted by its contacts."""
+    if overall.empty:
+        return {"batches_measured": 0}
+    last = overall[overall["batch"].astype(str) == overall["batch"].astype(str).max()]
+    n = last["n_treatment"].astype(float)
+    return {"batches_measured": int(overall["batch"].nunique()),
+            "last_batch_contacts": int(n.sum()),
+            "last_batch_uplift": round(float((last["uplift"] * n).sum() / max(n.sum(), 1)), 4)}

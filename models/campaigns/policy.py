@@ -312,3 +312,19 @@ def learn_policy(rows: pd.DataFrame, features: pd.DataFrame, names: list[str],
                    "evidence": policy.model.evidence_.to_dict("records"),
                    "terms": terms.reset_index(names="action").to_dict("records")})
     return uplift, report, qini
+
+
+def policy_headline(report: dict) -> dict:
+    """The few policy figures people diff run to run (`dvc metrics diff`, `dvc exp show`): the
+    learned policy's value on held-out randomised contacts, and its gain over the best single
+    action (empty until there is randomised evidence)."""
+    values = report.get("policy_value") or {}
+    out = {"actions_with_evidence": len(report.get("actions_with_evidence", []))}
+    if "learned" in values:
+        out["policy_value"] = values["learned"]
+        out["best_single_value"] = max((v for k, v in values.items()
+                                        if k.startswith("best_single")), default=None)
+    gain = report.get("learned_minus_best_single") or {}
+    if "gain" in gain:
+        out["gain_over_best_single"] = gain["gain"]
+    return out

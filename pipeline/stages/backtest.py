@@ -14,9 +14,10 @@ from models.causes.backtest import reason_backtest
 from models.churn.split import time_split
 from pipeline.ingestion import TRUTH_FILE
 from pipeline.io import read_json, write_csv, write_json
+from pipeline.registry import load_churn_model
 from pipeline.rows import labelled_rows
 from pipeline.shell import Stage, run_stage
-from pipeline.tracking import load_churn_model, setup
+from pipeline.tracking import setup
 
 log = logging.getLogger(__name__)
 CONFUSION = "reason_confusion.csv"
@@ -37,7 +38,7 @@ def main(stage: Stage) -> None:
                            params.train.embargo_days).valid
         metrics, confusion = reason_backtest(model, valid, pd.read_parquet(truth_file),
                                              params.reasons)
-    write_csv(confusion, paths.plots / CONFUSION)
+    write_csv(confusion, paths.curves / CONFUSION)
     headline = {k: round(metrics[k], 4) for k in ("accuracy", "macro_f1") if k in metrics}
     write_json({f"reason_{k}": v for k, v in headline.items()}, paths.backtest)
     write_json(metrics, paths.reasons)

@@ -1,6 +1,7 @@
 """DVC stage `evaluate`: the model and the baselines on the validation snapshot (same customers,
 same labels), rolling validation, metrics.json and plot data for DVC, metrics and images into
-the model's MLflow run, and the champion gate, whose decision hands the champion to scoring."""
+the model's MLflow run, and the champion gate's decision: the version that scores this batch
+(artifacts/champion.json). The aliases move only when the batch is published."""
 
 from __future__ import annotations
 
@@ -12,25 +13,17 @@ import pandas as pd
 from models.churn.evaluation import (
     compare,
     curve_data,
-    gate,
     headline_metrics,
     rolling_validation,
     validation_scores,
 )
 from models.churn.split import time_split
 from pipeline.io import read_json, write_csv, write_json
-from pipeline.paths import Paths
 from pipeline.plots import AXES, curve_figure
+from pipeline.registry import decide, load_churn_model
 from pipeline.rows import labelled_rows
 from pipeline.shell import Stage, run_stage
-from pipeline.tracking import (
-    champion_gate,
-    champion_version,
-    load_churn_model,
-    log_evaluation,
-    set_alias,
-    setup,
-)
+from pipeline.tracking import log_evaluation, setup
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +44,31 @@ def main(stage: Stage) -> None:
         details["rolling"] = rolling_validation(frame, model.features, params.train,
                                                 params.base.seed, run.horizon_days,
                                                 params.evaluate.rolling_folds, model)
-    decision = champion_gate(trained, split.valid, details["model"]["all"],
-                             params.train.promotion_metric, params.train.promotion_margin)
+    decision, handoff = decide(trained, split.valid, details["model"]["all"],
+                               params.train.promotion_metric, params.train.promotion_margin)
     details["promotion"] = asdict(decision)
     curves = curve_data(split.valid, scores)
     for kind, data in curves.items():
-        write_csv(data, paths.plots / f"{kind}.csv")
+        write_csv(data, paths.curves / f"{kind}.csv")
     write_json(details, paths.evaluation)
     write_json(headline_metrics(details), paths.metrics)
     log_evaluation(trained["run_id"], details, decision,
                    {kind: curve_figure(kind, data) for kind, data in curves.items()})
-    write_champion(trained["model_name"], paths)
+    # only what scoring needs: it re-runs when the scoring version changes, not otherwise
+    write_json(handoff, paths.champion)
     log.info("validation ROC-AUC %.4f; %s", details["model"]["all"]["roc_auc"], decision.reason)
-
-
-def write_champion(name: str, paths: Paths) -> None:
-    """Only the champion's identity: scoring re-runs when the champion changes, not otherwise."""
-    current = champion_version(name)
-    write_json({"model_name": name, "version": str(current.version),
-                "run_id": current.run_id}, paths.champion)
 
 
 def short_history(stage: Stage, trained: dict) -> None:
     """No labelled snapshot to judge on: the BTYD model takes the alias (nothing comparable
     exists for this identity), and the reports say why there are no validation metrics."""
-    decision = gate(trained["model_version"], float("nan"), None, None, "none", 0.0,
-                    f"short history: {trained['note']}")
-    set_alias(trained["model_name"], trained["model_version"], True)
+    decision, handoff = decide(trained, None, None, "none", 0.0)
     details = {"score_source": "btyd", "note": trained["note"], "promotion": asdict(decision)}
     write_json(details, stage.paths.evaluation)
     write_json({}, stage.paths.metrics)
     for kind, (x, y, _title) in AXES.items():
-        write_csv(pd.DataFrame(columns=[x, y, "model"]), stage.paths.plots / f"{kind}.csv")
-    write_champion(trained["model_name"], stage.paths)
+        write_csv(pd.DataFrame(columns=[x, y, "model"]), stage.paths.curves / f"{kind}.csv")
+    write_json(handoff, stage.paths.champion)
     log.info("short history: no labelled snapshot to validate on; BTYD scores")
 
 

@@ -15,6 +15,7 @@ from models.campaigns.outcomes import (
     DEFAULT_SEGMENTS,
     UPLIFT_COLUMNS,
     expand_shared_controls,
+    last_batch_headline,
     outcomes,
     uplift_table,
 )
@@ -53,6 +54,7 @@ def main(stage: Stage) -> None:
     replace_table(results, params.export.database_url, params.export.results_table)
     write_figure(uplift_figure(results), paths.uplift_plot)
     overall = results[results["segment"] == "all"]
+    write_json(last_batch_headline(overall), paths.campaign_metrics)
     write_json({
         "as_of": run.as_of.isoformat(), "source": source, "batches_measured": measured,
         "response_days": cp.response_days, "outcome": cp.outcome,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.engine import build
 from models.campaigns.outcomes import outcomes
-from models.campaigns.policy import contact_cutoffs, learn_policy
+from models.campaigns.policy import contact_cutoffs, learn_policy, policy_headline
 from pipeline.contacts import contact_history
 from pipeline.engines import connect_canonical
 from pipeline.io import write_figure, write_json, write_parquet
@@ -45,6 +45,7 @@ def main(stage: Stage) -> None:
     write_figure(qini_figure(qini), paths.qini_plot)
     write_json({"as_of": run.as_of.isoformat(), "source": source, **report},
                paths.policy_report)
+    write_json(policy_headline(report), paths.policy_metrics)
     if rows is not None and len(rows):
         values = {f"policy_value.{k}": v for k, v in report.get("policy_value", {}).items()}
         log_stage_run(params.tracking, "policy", run.as_of.isoformat(),

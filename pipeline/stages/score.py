@@ -1,7 +1,7 @@
-"""DVC stage `score`: every eligible customer at as_of scored by the MLflow `champion` model,
-explained (reason, top drivers), given an action (the rules, or the learned policy where its
-evidence holds), held out or not, and exported (Parquet, CSV, database, contact log) as one
-unit."""
+"""DVC stage `score`: every eligible customer at as_of scored by the version the champion gate
+chose, explained (reason, top drivers), given an action (the rules, or the learned policy where
+its evidence holds), held out or not: the batch (scores and contact log rows) in data/batch,
+which the publish stage exports."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from models.actions.rules import plan_actions
 from models.campaigns.holdout import batch_contacts
 from models.campaigns.policy import apply_learned
 from models.churn.scoring import score_rows
+from pipeline.columns import EXPORT_COLUMNS
 from pipeline.engines import connect_canonical
-from pipeline.export import publish
-from pipeline.io import read_json, write_json
+from pipeline.export import BATCH_CONTACTS, BATCH_SCORES
+from pipeline.io import read_json, write_json, write_parquet
+from pipeline.registry import model_for_scoring
 from pipeline.rows import feature_names, scoring_rows
 from pipeline.shell import Stage, run_stage
-from pipeline.tracking import champion_for_scoring, identity, model_name, setup
+from pipeline.tracking import setup
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ def batch_summary(scored: pd.DataFrame) -> dict:
         "actions": {k: int(v) for k, v in in_budget["action"].value_counts().items()},
         "value_at_stake_in_budget": round(float(in_budget["value_at_stake"].sum()), 2),
         "held_out": int(scored["holdout"].sum()) if "holdout" in scored else 0,
+        "to_send": int(scored["send"].sum()) if "send" in scored else 0,
         "action_sources": {k: int(v) for k, v in
                            in_budget["action_source"].value_counts().items()}
         if "action_source" in scored else {},
@@ -47,9 +50,8 @@ def main(stage: Stage) -> None:
     started = time.perf_counter()
     params, run, paths = stage.params, stage.run, stage.paths
     setup(params.tracking)
-    name = model_name(params.tracking)
-    model, champ = champion_for_scoring(name, identity(run.horizon_days,
-                                                       feature_names(paths.features)))
+    chosen = read_json(paths.champion)
+    model, note = model_for_scoring(chosen, feature_names(paths.features), run.horizon_days)
     con, tables = connect_canonical(paths.canonical, params)
     if params.engine == "spark":
         from pipeline.spark_scoring import spark_score_rows
@@ -62,8 +64,9 @@ def main(stage: Stage) -> None:
                                      pd.read_parquet(paths.products), tables, run.as_of,
                                      params.recommend)
     as_of = run.as_of.isoformat()
-    scored = scored.assign(as_of=as_of, model_name=name, model_version=str(champ.version),
-                           run_id=champ.run_id,
+    scored = scored.assign(as_of=as_of, horizon_days=run.horizon_days,
+                           model_name=chosen["model_name"], model_version=chosen["version"],
+                           run_id=chosen["run_id"],
                            scored_at=datetime.now(UTC).replace(microsecond=0).isoformat())
     policy = read_json(paths.policy_report)
     scored = apply_learned(scored, pd.read_parquet(paths.policy), policy.get("terms", []),
@@ -71,11 +74,17 @@ def main(stage: Stage) -> None:
                            params.campaigns.explore_share, params.base.seed, as_of)
     holdout, contacts = batch_contacts(scored, run.as_of, params.campaigns.holdout_share)
     scored["holdout"] = holdout
-    published = publish(scored, paths.exports, params.export, as_of, contacts)
-    write_json({"as_of": as_of, **batch_summary(scored), "contacts": len(contacts),
-                "model": {"name": name, "version": str(champ.version), "run_id": champ.run_id},
-                **published, "seconds": round(time.perf_counter() - started, 2)},
-               paths.score_report)
+    # to send = logged as treated: the send lists and the contact log can never disagree
+    treated = contacts.loc[contacts["group"] == "treatment", "customer_id"]
+    scored["send"] = scored["customer_id"].isin(treated).to_numpy()
+    paths.batch.mkdir(parents=True, exist_ok=True)
+    write_parquet(scored[EXPORT_COLUMNS], paths.batch / BATCH_SCORES)
+    write_parquet(contacts, paths.batch / BATCH_CONTACTS)
+    write_json({"as_of": as_of, "horizon_days": run.horizon_days, **batch_summary(scored),
+                "contacts": len(contacts),
+                "model": {"name": chosen["model_name"], "version": chosen["version"],
+                          "run_id": chosen["run_id"], "note": note},
+                "seconds": round(time.perf_counter() - started, 2)}, paths.score_report)
     log.info("scored %d customers (%d at risk, %d in budget)", len(scored),
              int(scored["at_risk"].sum()), int(scored["in_budget"].sum()))
 

@@ -15,9 +15,10 @@ from models.churn.short_history import fallback_model
 from models.churn.split import time_split
 from models.churn.train import train_model
 from pipeline.io import write_json
+from pipeline.registry import check_owner, log_training, model_name
 from pipeline.rows import all_rows, feature_names, labelled_rows, scoring_rows
 from pipeline.shell import Stage, run_stage
-from pipeline.tracking import check_owner, log_training, model_name, setup
+from pipeline.tracking import setup
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def main(stage: Stage) -> None:
     names = feature_names(paths.features)
     tables = [t for t in TABLES if (paths.canonical / f"{t}.parquet").exists()]
     setup(params.tracking)
-    registered = model_name(params.tracking)
+    registered = model_name(params.tracking, run.horizon_days)
     check_owner(registered)  # before hours of training into someone else's model
     try:
         split = time_split(labelled_rows(paths.features, params.train.sample_customers),

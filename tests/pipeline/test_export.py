@@ -22,11 +22,13 @@ from pipeline.export import (
 )
 
 
-def rows(as_of: str, n: int = 3, prob: float = 0.5) -> pd.DataFrame:
+def rows(as_of: str, n: int = 3, prob: float = 0.5, horizon: int = 365) -> pd.DataFrame:
     frame = pd.DataFrame({c: [""] * n for c in EXPORT_COLUMNS})
     return frame.assign(customer_id=[f"{i:05d}" for i in range(n)], as_of=as_of,
-                        churn_probability=prob, value_at_stake=1.5, reason_confidence=0.5,
-                        in_budget=[True] + [False] * (n - 1))
+                        horizon_days=horizon, churn_probability=prob, value_at_stake=1.5,
+                        reason_confidence=0.5, in_budget=[True] + [False] * (n - 1),
+                        holdout=False, send=[True] + [False] * (n - 1), channel="email",
+                        action=["reminder"] + ["none"] * (n - 1), reason="forgot")
 
 
 def params(tmp_path) -> ExportParams:
@@ -35,10 +37,10 @@ def params(tmp_path) -> ExportParams:
 
 def test_publish_writes_files_table_and_manifest(tmp_path):
     p = params(tmp_path)
-    out = publish(rows("2025-01-01"), tmp_path / "exports", p, "2025-01-01")
-    parquet, csv = (tmp_path / "exports" / f"churn_scores_2025-01-01.{s}" for s in ("parquet",
-                                                                                    "csv"))
-    assert [str(parquet), str(csv)] == out["exports"] and out["database_rows"] == 3
+    out = publish(rows("2025-01-01"), tmp_path / "exports", p)
+    parquet, csv = (tmp_path / "exports" / f"churn_scores_2025-01-01_h365.{s}" for s in (
+        "parquet", "csv"))
+    assert [str(parquet), str(csv)] == out["exports"][:2] and out["database_rows"] == 3
     back = pd.read_parquet(parquet)
     assert list(back.columns) == EXPORT_COLUMNS
     assert back["customer_id"].tolist() == ["00000", "00001", "00002"]
@@ -50,7 +52,7 @@ def test_publish_writes_files_table_and_manifest(tmp_path):
 
 def test_a_failure_mid_publication_leaves_the_previous_batch_everywhere(tmp_path, monkeypatch):
     p = params(tmp_path)
-    publish(rows("2025-01-01", prob=0.1), tmp_path / "exports", p, "2025-01-01")
+    publish(rows("2025-01-01", prob=0.1), tmp_path / "exports", p)
 
     def broken_to_csv(self, path, **kwargs):
         with open(path, "w") as fh:
@@ -59,12 +61,12 @@ def test_a_failure_mid_publication_leaves_the_previous_batch_everywhere(tmp_path
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken_to_csv)
     with pytest.raises(OSError):
-        publish(rows("2025-01-01", prob=0.9), tmp_path / "exports", p, "2025-01-01")
+        publish(rows("2025-01-01", prob=0.9), tmp_path / "exports", p)
     monkeypatch.undo()
     notes = recover(tmp_path / "exports", p)
     assert len(notes) == 1 and notes[0].startswith("discarded an unfinished export")
     assert not list((tmp_path / "exports" / ".staging").iterdir())
-    kept = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01.csv")
+    kept = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01_h365.csv")
     assert (kept["churn_probability"] == 0.1).all() and len(kept) == 3
     assert (read_table(p.database_url, p.table, "2025-01-01")["churn_probability"] == 0.1).all()
 
@@ -74,37 +76,37 @@ def test_a_run_killed_after_the_database_commit_is_finished_by_the_next(tmp_path
     moved into place by the next run; files and rows then come from the same run."""
     p = params(tmp_path)
     out_dir = tmp_path / "exports"
-    publish(rows("2025-01-01", prob=0.1), out_dir, p, "2025-01-01")
+    publish(rows("2025-01-01", prob=0.1), out_dir, p)
 
     def killed(staging, target):
         raise KeyboardInterrupt  # the process dies between the commit and the renames
 
     monkeypatch.setattr(export, "_promote", killed)
     with pytest.raises(KeyboardInterrupt):
-        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p, "2025-01-01")
+        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p)
     monkeypatch.undo()
-    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")) == 3  # old files
+    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01_h365.parquet")) == 3  # old files
     assert len(read_table(p.database_url, p.table, "2025-01-01")) == 4            # new rows
     notes = recover(out_dir, p)
     assert notes == ["finished the export of 2025-01-01 that a killed run left"]
-    files = pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")
+    files = pd.read_parquet(out_dir / "churn_scores_2025-01-01_h365.parquet")
     assert len(files) == 4 and (files["churn_probability"] == 0.9).all()
 
 
 def test_a_run_killed_before_the_database_commit_is_discarded(tmp_path, monkeypatch):
     p = params(tmp_path)
     out_dir = tmp_path / "exports"
-    publish(rows("2025-01-01", prob=0.1), out_dir, p, "2025-01-01")
+    publish(rows("2025-01-01", prob=0.1), out_dir, p)
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(export, "write_table", killed)
     with pytest.raises(KeyboardInterrupt):
-        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p, "2025-01-01")
+        publish(rows("2025-01-01", n=4, prob=0.9), out_dir, p)
     monkeypatch.undo()
     assert recover(out_dir, p)[0].startswith("discarded an unfinished export")
-    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01.parquet")) == 3
+    assert len(pd.read_parquet(out_dir / "churn_scores_2025-01-01_h365.parquet")) == 3
     assert len(read_table(p.database_url, p.table, "2025-01-01")) == 3
 
 
@@ -148,10 +150,10 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised_parquet_keeps_them(tm
     assert safe["product_ids"].iloc[0] == "'=cmd|' /C calc'!A0"
     assert safe["churn_probability"].tolist() == bad["churn_probability"].tolist()
     p = params(tmp_path)
-    publish(bad, tmp_path / "exports", p, "2025-01-01")
-    csv = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01.csv", dtype=str)
+    publish(bad, tmp_path / "exports", p)
+    csv = pd.read_csv(tmp_path / "exports" / "churn_scores_2025-01-01_h365.csv", dtype=str)
     assert csv["customer_id"].iloc[0].startswith("'=")
-    exact = pd.read_parquet(tmp_path / "exports" / "churn_scores_2025-01-01.parquet")
+    exact = pd.read_parquet(tmp_path / "exports" / "churn_scores_2025-01-01_h365.parquet")
     assert exact["customer_id"].iloc[0] == "=HYPERLINK(\"http://x\")"
     assert read_table(p.database_url, p.table)["customer_id"].iloc[0].startswith("=")
 
@@ -160,3 +162,45 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised_parquet_keeps_them(tm
 def test_a_table_name_that_is_no_plain_identifier_is_refused(name):
     with pytest.raises(ChurnError, match="export.table must match"):
         parse({"export": {"table": name}})
+
+
+def test_send_lists_carry_only_who_to_contact_and_never_a_holdout(tmp_path):
+    frame = rows("2025-03-01", n=6).assign(
+        channel=["email", "sms", "email", "email", "phone", "email"],
+        action=["reminder", "promotion_invite", "reminder", "new_arrivals", "care_call", "none"],
+        send=[True, True, False, True, True, False],
+        # the fourth is held out, and a buggy upstream still says send: it is not sent
+        holdout=[False, False, True, True, False, False],
+        reason_evidence=["bought once, 200 days ago", "", "", "", "", ""])
+    out = publish(frame, tmp_path / "exports", params(tmp_path))
+    exports = tmp_path / "exports"
+    email = pd.read_csv(exports / "send_2025-03-01_h365_email.csv", dtype=str)
+    assert email["customer_id"].tolist() == ["00000"]
+    assert list(email.columns) == ["customer_id", "as_of", "channel", "action", "offer",
+                                   "product_ids", "why"]
+    assert email["why"].iloc[0] == "forgot: bought once, 200 days ago"
+    assert pd.read_csv(exports / "send_2025-03-01_h365_sms.csv", dtype=str)[
+        "customer_id"].tolist() == ["00001"]
+    held = pd.read_csv(exports / "holdout_2025-03-01_h365.csv", dtype=str)
+    assert held["customer_id"].tolist() == ["00002", "00003"]
+    sent = set()
+    for name in out["exports"]:
+        if "/send_" in name:
+            sent |= set(pd.read_csv(name, dtype=str)["customer_id"])
+    assert sent.isdisjoint(held["customer_id"]) and out["send"] == {
+        "email": 1, "phone": 1, "sms": 1}
+    assert "churn_probability" not in email.columns  # nothing a CRM should not see
+
+
+def test_a_batch_of_another_horizon_is_another_file_and_a_backfill_never_hides_the_newest(
+        tmp_path):
+    p, out_dir = params(tmp_path), tmp_path / "exports"
+    publish(rows("2025-03-01", horizon=365), out_dir, p)
+    publish(rows("2025-03-01", horizon=182, prob=0.2), out_dir, p)
+    assert (out_dir / "churn_scores_2025-03-01_h365.parquet").exists()
+    assert (out_dir / "churn_scores_2025-03-01_h182.parquet").exists()
+    both = read_table(p.database_url, p.table, "2025-03-01")
+    assert sorted(both["horizon_days"].astype(int).unique()) == [182, 365]
+    publish(rows("2025-01-01"), out_dir, p)   # a backfill
+    assert json.loads((out_dir / LATEST).read_text())["as_of"] == "2025-03-01"
+    assert (out_dir / "churn_scores_2025-01-01_h365.parquet").exists()
