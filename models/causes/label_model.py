@@ -4,7 +4,7 @@ fixed to the domain shares and constraints that keep each cause defined by its o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,29 +49,21 @@ class LabelModel:
     init_accuracy: float = 0.7
     max_iter: int = 500
     tol: float = 1e-6
-    phi: np.ndarray | None = None
-    active: np.ndarray | None = None
-    observable: np.ndarray | None = None
-    targets: list[np.ndarray] = field(default_factory=list)
-    #: per function, the causes' shares among the rows in its scope
-    class_mass: np.ndarray | None = None
-    #: per function and cause, a firing rate known beforehand (NaN: estimated)
-    fixed: np.ndarray | None = None
-    #: per function and cause, fixed at the overall rate because the fact says nothing about
-    #: the cause (the other causes then fire at that rate together, too)
-    independent: np.ndarray | None = None
-    #: per function, measured against the posterior without its own vote (see `fit`)
-    dependent: np.ndarray | None = None
-    n_iter: int = 0
+    # fitted (by `fit`): phi_ (m x k x k+1 vote probabilities), active_ (informative
+    # functions), observable_ (causes some function or gold row can see), targets_ (the causes
+    # each function votes for), class_mass_ (per function, the causes' shares in its scope),
+    # fixed_ (rates known beforehand), independent_ (fixed at the overall rate: the fact says
+    # nothing about the cause), dependent_ (measured against the posterior without its own
+    # vote), prior_ (the normalised prior), n_iter_
 
     @staticmethod
     def _scope(L: np.ndarray, scope: np.ndarray | None) -> np.ndarray:
         return np.ones(L.shape, bool) if scope is None else np.asarray(scope, bool)
 
     def _loglik(self, L: np.ndarray, S: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(L), len(self.prior)))
-        logphi = np.log(np.clip(self.phi, 1e-12, None))
-        for j in np.where(self.active)[0]:
+        out = np.zeros((len(L), len(self.prior_)))
+        logphi = np.log(np.clip(self.phi_, 1e-12, None))
+        for j in np.where(self.active_)[0]:
             out += np.where(S[:, j, None], logphi[j][:, L[:, j] + 1].T, 0.0)
         return out
 
@@ -82,15 +74,15 @@ class LabelModel:
         return p / p.sum(axis=1, keepdims=True)
 
     def _multi(self, j: int) -> bool:
-        return len(self.targets[j]) > 1
+        return len(self.targets_[j]) > 1
 
     def _init_posterior(self, L: np.ndarray) -> np.ndarray:
         """One-sided votes weighted by one assumed accuracy, abstentions ignored: anchors each
         cause to the functions voting for it before EM."""
-        k = len(self.prior)
+        k = len(self.prior_)
         a = self.init_accuracy
-        logp = np.tile(np.log(self.prior), (len(L), 1))
-        for j in np.where(self.active)[0]:
+        logp = np.tile(np.log(self.prior_), (len(L), 1))
+        for j in np.where(self.active_)[0]:
             if self._multi(j):
                 continue
             voted = L[:, j] >= 0
@@ -106,7 +98,7 @@ class LabelModel:
         rates known from the domain (NaN: estimate), which the others are estimated around."""
         # an indistinct cause keeps the shared rates: the causes no function can see stay
         # at their prior ratio
-        known = ~np.isnan(fixed) & self.observable
+        known = ~np.isnan(fixed) & self.observable_
         mass_all = mass
         fires, mass = fires.copy(), mass.copy()
         fires[known], mass[known] = 0.0, 0.0
@@ -119,7 +111,7 @@ class LabelModel:
             return np.full(len(mass), coverage)
         rho = np.full(len(mass), off)
         if self.class_conditional:
-            own = self.observable.copy()
+            own = self.observable_.copy()
             own[c] = False
             rho[own] = np.minimum(
                 (fires[own] + self.shrinkage * off) / (mass[own] + self.shrinkage), on)
@@ -150,7 +142,7 @@ class LabelModel:
 
     def _confusion(self, t: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """P(vote | cause, it votes) of a multi-cause function voting for `t` (k x k)."""
-        k = len(self.prior)
+        k = len(self.prior_)
         s = self.smoothing
         n = counts.sum()
         acc = (np.trace(counts) + s * self.init_accuracy) / (n + s)
@@ -166,12 +158,12 @@ class LabelModel:
             return base
         h = self.shrinkage
         conf = (counts + h * base) / (counts.sum(axis=1, keepdims=True) + h)
-        tied = ~self.observable
+        tied = ~self.observable_
         if tied.any():
             conf[tied] = ((counts[tied].sum(axis=0) + h * base[tied].mean(axis=0))
                           / (counts[tied].sum() + h))
         for v in t:  # a vote for v is never stronger evidence for another cause than for v
-            if self.observable[v]:
+            if self.observable_[v]:
                 others = np.arange(k) != v
                 conf[others, v] = np.minimum(conf[others, v], conf[v, v])
         return conf
@@ -185,26 +177,26 @@ class LabelModel:
         as it is confident (a conditionally independent function keeps plain EM: against a
         posterior without it its accuracy would come out too low)."""
         out = {}
-        logphi = np.log(np.clip(self.phi, 1e-12, None))
-        for j in np.where(self.active & self.dependent)[0]:
+        logphi = np.log(np.clip(self.phi_, 1e-12, None))
+        for j in np.where(self.active_ & self.dependent_)[0]:
             own = np.where(S[:, j, None], logphi[j][:, L[:, j] + 1].T, 0.0)
             out[j] = self._normalise(logp - own)
         return out
 
     def _m_step(self, L: np.ndarray, q: np.ndarray, S: np.ndarray,
                 q_without: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
-        k = len(self.prior)
+        k = len(self.prior_)
         phi = np.zeros((L.shape[1], k, k + 1))
         phi[:, :, 0] = 1.0  # a silent function always abstains
-        for j in np.where(self.active)[0]:
+        for j in np.where(self.active_)[0]:
             votes = L[S[:, j], j]
             q_j = (q if q_without is None or j not in q_without else q_without[j])[S[:, j]]
             fire = votes >= 0
             coverage = fire.mean()
-            t = self.targets[j]
+            t = self.targets_[j]
             if not self._multi(j):
                 rho = self._one_sided(t[0], q_j[fire].sum(axis=0), q_j.sum(axis=0), coverage,
-                                      self.fixed[j], self.independent[j])
+                                      self.fixed_[j], self.independent_[j])
                 phi[j, :, 0] = 1 - rho
                 phi[j, :, t[0] + 1] = rho
             else:
@@ -228,31 +220,31 @@ class LabelModel:
         L = np.asarray(L, dtype=np.int64)
         S = self._scope(L, scope)
         L = np.where(S, L, ABSTAIN)
-        k = len(self.prior)
-        self.fixed = (np.full((L.shape[1], k), np.nan) if fixed is None
-                      else np.asarray(fixed, float))
-        self.independent = (np.zeros((L.shape[1], k), bool) if independent is None
-                            else np.asarray(independent, bool) & ~np.isnan(self.fixed))
-        self.dependent = (np.zeros(L.shape[1], bool) if dependent is None
-                          else np.asarray(dependent, bool))
-        self.prior = np.asarray(self.prior, float) / np.sum(self.prior)
-        self.targets = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
+        self.prior_ = np.asarray(self.prior, float) / np.sum(self.prior)
+        k = len(self.prior_)
+        self.fixed_ = (np.full((L.shape[1], k), np.nan) if fixed is None
+                       else np.asarray(fixed, float))
+        self.independent_ = (np.zeros((L.shape[1], k), bool) if independent is None
+                             else np.asarray(independent, bool) & ~np.isnan(self.fixed_))
+        self.dependent_ = (np.zeros(L.shape[1], bool) if dependent is None
+                           else np.asarray(dependent, bool))
+        self.targets_ = [np.unique(L[:, j][L[:, j] >= 0]) for j in range(L.shape[1])]
         # informative: it fires, and abstains somewhere in its scope or names several causes
-        self.active = np.array([len(t) > 1 or (len(t) == 1 and (S[:, j] & (L[:, j] < 0)).any())
-                                for j, t in enumerate(self.targets)], dtype=bool)
-        self.observable = np.zeros(k, bool)
-        for j in np.where(self.active)[0]:
+        self.active_ = np.array([len(t) > 1 or (len(t) == 1 and (S[:, j] & (L[:, j] < 0)).any())
+                                for j, t in enumerate(self.targets_)], dtype=bool)
+        self.observable_ = np.zeros(k, bool)
+        for j in np.where(self.active_)[0]:
             if not self._multi(j):
-                self.observable[self.targets[j]] = True
+                self.observable_[self.targets_[j]] = True
         gold = None if gold is None else np.asarray(gold, dtype=np.int64)
         known = None if gold is None else gold >= 0
         q = self._init_posterior(L)
         if known is not None and known.any():
-            self.observable[np.unique(gold[known])] = True
+            self.observable_[np.unique(gold[known])] = True
             q[known] = np.eye(k)[gold[known]]
-        self.phi = self._m_step(L, q, S)
+        self.phi_ = self._m_step(L, q, S)
         for it in range(self.max_iter):
-            logp = np.log(self.prior) + self._loglik(L, S)
+            logp = np.log(self.prior_) + self._loglik(L, S)
             q = self._normalise(logp)
             q_without = self._posteriors_without(L, S, logp)
             if known is not None and known.any():
@@ -260,28 +252,28 @@ class LabelModel:
                 for qj in q_without.values():
                     qj[known] = np.eye(k)[gold[known]]
             phi = self._m_step(L, q, S, q_without)
-            change = np.abs(phi - self.phi).max()
-            self.phi = phi
-            self.n_iter = it + 1
+            change = np.abs(phi - self.phi_).max()
+            self.phi_ = phi
+            self.n_iter_ = it + 1
             if change < self.tol:
                 break
         # the causes' shares where each function counts: its accuracy is relative to those
-        self.class_mass = np.stack([q[S[:, j]].mean(axis=0) if S[:, j].any() else self.prior
+        self.class_mass_ = np.stack([q[S[:, j]].mean(axis=0) if S[:, j].any() else self.prior_
                                     for j in range(L.shape[1])]) if L.shape[1] else None
         return self
 
     def predict_proba(self, L: np.ndarray, scope: np.ndarray | None = None) -> np.ndarray:
         L = np.asarray(L, dtype=np.int64)
         S = self._scope(L, scope)
-        return self._normalise(np.log(self.prior) + self._loglik(np.where(S, L, ABSTAIN), S))
+        return self._normalise(np.log(self.prior_) + self._loglik(np.where(S, L, ABSTAIN), S))
 
     def accuracies(self) -> np.ndarray:
         """Per function: P(its vote is the true cause | it votes); NaN for a silent one."""
-        k = len(self.prior)
-        w = (self.class_mass if self.class_mass is not None
-             else np.tile(self.prior, (len(self.phi), 1)))
-        right = (w * self.phi[:, np.arange(k), np.arange(k) + 1]).sum(axis=1)
-        votes = (w * (1 - self.phi[:, :, 0])).sum(axis=1)
+        k = len(self.prior_)
+        w = (self.class_mass_ if self.class_mass_ is not None
+             else np.tile(self.prior_, (len(self.phi_), 1)))
+        right = (w * self.phi_[:, np.arange(k), np.arange(k) + 1]).sum(axis=1)
+        votes = (w * (1 - self.phi_[:, :, 0])).sum(axis=1)
         acc = np.divide(right, votes, out=np.full(len(votes), np.nan), where=votes > 1e-9)
-        return np.where(self.active, acc, np.nan)
+        return np.where(self.active_, acc, np.nan)
 

@@ -243,7 +243,7 @@ class CauseModel:
             out[f"p_{c}"] = np.round(P[:, i], 4)
         # what the label model learnt from: a function silent or uninformative in training
         # (e.g. no SHAP reason then) is no evidence now
-        L = np.where(self.label_model.active, apply_lfs(frame, self.tables, self.lfs), ABSTAIN)
+        L = np.where(self.label_model.active_, apply_lfs(frame, self.tables, self.lfs), ABSTAIN)
         out["reason_evidence"] = evidence_sentences(frame, reason, L, self.lfs).to_numpy()
         out["reason_basis"] = reason_basis(
             reason, L, self.lfs, self.tables, self.indistinct,
@@ -324,7 +324,7 @@ def fit_cause_model(frame: pd.DataFrame, available_tables: Iterable[str],
 
         calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip",
                                         increasing=True).fit(conf[rows], target)
-    observable = lm.observable
+    observable = lm.observable_
     acc = lm.accuracies()
     return CauseModel(
         label_model=lm, classifiers=classifiers, features=features, calibrator=calibrator,

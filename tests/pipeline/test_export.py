@@ -204,3 +204,12 @@ def test_a_batch_of_another_horizon_is_another_file_and_a_backfill_never_hides_t
     publish(rows("2025-01-01"), out_dir, p)   # a backfill
     assert json.loads((out_dir / LATEST).read_text())["as_of"] == "2025-03-01"
     assert (out_dir / "churn_scores_2025-01-01_h365.parquet").exists()
+
+
+def test_the_data_dictionary_in_docs_is_the_one_in_code():
+    from pathlib import Path
+
+    from pipeline.columns import markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "export.md"
+    assert doc.read_text() == markdown(), "docs/export.md is stale: python -m pipeline.columns"

@@ -157,11 +157,11 @@ def test_label_model_learns_which_wrong_cause_a_function_fires_on():
     columns.append(u.sum(axis=1))
     L = np.column_stack(columns)
     lm = LabelModel(prior=prior).fit(L)
-    assert lm.active.all()
-    price = lm.phi[6, :, PR + 1]
+    assert lm.active_.all()
+    price = lm.phi_[6, :, PR + 1]
     assert abs(price[FG] - 0.4) < 0.05 and abs(price[PR] - 0.8) < 0.05, price
     assert (np.abs(price[[SA, CH, OT]] - 0.05) < 0.05).all(), price
-    shap = lm.phi[-1, :, 1:5]  # votes forgot, satisfaction, choice, price
+    shap = lm.phi_[-1, :, 1:5]  # votes forgot, satisfaction, choice, price
     assert abs(shap[FG, PR] - 0.4) < 0.06 and abs(shap[PR, PR] - 0.8) < 0.06, shap
     assert (lm.predict_proba(L).argmax(1) == y).mean() > 0.85
     # the symmetric model (one shared off-target rate, one accuracy) gets this less right
@@ -192,7 +192,7 @@ def test_label_model_clamps_gold_and_keeps_unobservable_causes_at_their_prior_ra
     lm = LabelModel(prior=prior).fit(L, gold)
     q = lm.predict_proba(L)
     assert np.allclose(q[:, 1] / q[:, 4], prior[1] / prior[4])  # satisfaction vs other
-    assert lm.observable.tolist() == [True, False, True, True, False]
+    assert lm.observable_.tolist() == [True, False, True, True, False]
 
 
 # --- the cause model --------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def test_a_price_fact_of_one_time_buyers_cannot_outweigh_forgetting():
     independent = np.zeros((2, len(CAUSES)), bool)
     independent[1, FG] = True
     lm = LabelModel(prior=prior).fit(L, fixed=fixed, independent=independent)
-    rates = 1 - lm.phi[1, :, 0]
+    rates = 1 - lm.phi_[1, :, 0]
     assert rates[PR] / rates[FG] < 1.5, rates
     bought_once = L[:, 0] == FG
     assert (lm.predict_proba(L).argmax(1)[bought_once] == FG).all()
@@ -407,10 +407,10 @@ def test_a_dependent_function_is_measured_without_its_own_vote():
     PR, CH = CAUSES.index("price"), CAUSES.index("choice")
     L = np.array([[PR, PR], [-1, CH], [PR, CH], [-1, PR]] * 50)
     lm = LabelModel(prior=prior).fit(L, dependent=np.array([False, True]))
-    logp = np.log(lm.prior) + lm._loglik(L, np.ones(L.shape, bool))
+    logp = np.log(lm.prior_) + lm._loglik(L, np.ones(L.shape, bool))
     without = lm._posteriors_without(L, np.ones(L.shape, bool), logp)
     assert list(without) == [1]
-    first = np.log(lm.prior) + np.log(lm.phi[0][:, L[:, 0] + 1].T)  # the other vote only
+    first = np.log(lm.prior_) + np.log(lm.phi_[0][:, L[:, 0] + 1].T)  # the other vote only
     np.testing.assert_allclose(without[1], lm._normalise(first))
     # a function not marked dependent keeps plain EM
     assert LabelModel(prior=prior).fit(L)._posteriors_without(L, np.ones(L.shape, bool),

@@ -1,5 +1,7 @@
 """Model behaviour, as a marketer would check it: direction (a longer lapse, fewer orders, no
-recent visits never lower P(churn)), invariance (row order and customer ids change nothing),
+recent visits never lower P(churn): the constraints hold), what the model learned by itself on
+features it is free on (still opening e-mails, still visiting, a favourite lower the risk on
+average; being overdue raises it), invariance (row order and customer ids change nothing),
 and minimum functionality (a one-time buyer silent for 400 days is high risk)."""
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ def test_worse_behaviour_never_lowers_the_churn_probability(fitted, feature, cha
     before, after = model.predict_proba(snapshot), model.predict_proba(worse)
     assert (after >= before - 1e-9).all(), feature
     assert (after > before + 1e-6).any() or feature == "orders_365d", feature
+
+
+@pytest.mark.parametrize("feature, change, direction", [
+    ("email_opens_since_last_order", lambda v: np.zeros_like(v), +1),  # stopped opening
+    ("visits_since_last_order", lambda v: np.zeros_like(v), +1),       # stopped visiting
+    ("favorited", lambda v: np.zeros_like(v), +1),                     # no favourite
+    ("overdue_factor", lambda v: v * 3, +1),                           # far past their rhythm
+])
+def test_the_model_learned_the_direction_of_unconstrained_features(fitted, feature, change,
+                                                                   direction):
+    """No monotone constraint holds these: the direction is learned from the shop, so it is
+    judged on average over the customers the change touches, not row by row."""
+    model, snapshot = fitted
+    worse = snapshot.assign(**{feature: change(snapshot[feature].to_numpy())})
+    touched = (worse[feature] != snapshot[feature]).to_numpy()
+    assert touched.sum() > 50, feature
+    shift = model.predict_proba(worse)[touched] - model.predict_proba(snapshot)[touched]
+    assert direction * shift.mean() > 0.005, (feature, shift.mean())
 
 
 def test_row_order_and_customer_ids_change_nothing(fitted):
