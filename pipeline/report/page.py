@@ -82,8 +82,7 @@ def _earned(i: Inputs, p: Params) -> dict:
     table = earned.campaigns(rows)
     table["name"] = [earned.campaign_name(b, None) for b in table["batch"]]
     overall = rows[rows["segment"] == "all"].copy()
-    overall["name"] = [earned.campaign_name(b, d) for b, d in
-                       zip(overall["batch"], overall["date"], strict=True)]
+    overall["name"] = [earned.campaign_name(b, None) for b in overall["batch"]]
     return {**out, "latest_name": name, "latest_date": first["date"],
             "latest": [{"row": r, "text": earned.sentence(r, cur)} for _, r in last.iterrows()],
             "latest_net": float(last["net"].sum()), "latest_extra": float(last["extra"].sum()),
@@ -130,7 +129,7 @@ def _risk(i: Inputs, p: Params) -> dict:
     heat = svg.heatmap("Customers by risk and value at stake", [words.risk_tier(t) for t in
                                                                 tier_names],
                        [f"value at stake {lab}" for lab in labels], grid) if len(cells) else None
-    adv, n_adv = risk.advocates(i.export)
+    adv, n_adv = risk.advocates(i.export, top=10)
     risky = i.export[i.export["risk_tier"].astype(str) != "low"]
     return {"tiers": tiers, "heat": heat, "membership": risk.membership(i.export),
             "advocates": adv, "n_advocates": n_adv, "at_risk": int(len(risky)),
@@ -187,6 +186,7 @@ def _accuracy(i: Inputs, p: Params, horizon: int) -> dict:
             "headline": accuracy.headline(closed, rules, horizon, pending),
             "metrics": accuracy.metrics_table(i.evaluation), "curves": curves,
             "drift": i.drift, "drift_rows": accuracy.drift(i.drift),
+            "drift_batch": ((i.drift or {}).get("as_of_compared") or [None])[0],
             "retrained": accuracy.retrained_now(i.evaluation, i.score),
             "gate": i.evaluation.get("promotion") or {},
             "rolling": (i.evaluation.get("rolling") or {}).get("folds") or [],
@@ -206,7 +206,8 @@ def _environment(currency: str) -> Environment:
         model=words.model, table=words.table, need=words.need, segment=words.segment,
         group=partial(say, words.CUSTOMER_GROUPS), meaning=partial(say, words.REASON_MEANING),
         source=partial(say, words.ACTION_SOURCES), verdict=partial(say, words.VERDICTS),
-        drift_level=partial(say, words.DRIFT_LEVELS))
+        drift_level=partial(say, words.DRIFT_LEVELS),
+        capitalize_first=lambda s: s[:1].upper() + s[1:])
     return env
 
 

@@ -163,7 +163,7 @@ def lines(title: str, x_labels: Sequence[str], series: Sequence[dict],
         return top + (height - top - bottom) * (1 - (v - lo) / (hi - lo))
 
     body = []
-    for v in _ticks(lo, hi, 4):
+    for v in _ticks(lo, hi, 6):
         body.append(f'<line x1="{left}" y1="{y(v):.1f}" x2="{width - right}" y2="{y(v):.1f}" '
                     f'stroke="{GRID}"/>')
         body.append(_t(left - 6, y(v) + 4, fmt(v), "end", 12, MUTED))
