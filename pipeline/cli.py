@@ -316,7 +316,7 @@ def report(out_file: Annotated[Path | None, typer.Option("--out", help="The HTML
     """
     import webbrowser
 
-    from pipeline.report import write_report
+    from pipeline.report.build import write_report
 
     try:
         path = write_report(load_paths(report=out_file), load_params(params))

@@ -94,6 +94,15 @@ def latest(rows: pd.DataFrame) -> pd.DataFrame:
                                                            ignore_index=True)
 
 
+def latest_by_reason(rows: pd.DataFrame) -> pd.DataFrame:
+    """The newest closed campaign's rows per action and reason (where the results have them)."""
+    overall = rows[rows["segment"] == "all"]
+    if overall.empty:
+        return overall
+    newest = overall["batch"].iloc[-1]
+    return rows[(rows["batch"] == newest) & rows["segment"].str.startswith("reason:")]
+
+
 def combined(rows: pd.DataFrame) -> pd.DataFrame:
     """All closed campaigns together per action and segment: extra customers and money
     summed, the uplift as extra per contacted (a contact-weighted mean of the campaigns'
@@ -147,7 +156,8 @@ def sentence(row: pd.Series | dict, currency: str, who: str = "") -> str:
     more = f"{words.count(abs(extra))} more customers bought than in the control group" \
         if extra > 0 else f"{words.count(abs(extra))} fewer customers bought than in the " \
         "control group" if extra < 0 else "as many customers bought as in the control group"
-    interval = f"{words.points(row['uplift'])} points ({words.points(row['ci_low'])} to " \
+    unit = "point" if words.points(row["uplift"]).lstrip("+" + words.MINUS) == "1" else "points"
+    interval = f"{words.points(row['uplift'])} {unit} ({words.points(row['ci_low'])} to " \
                f"{words.points(row['ci_high'])})"
     money = f"about {words.money(row['net'], currency)} net of cost" if row["net"] >= 0 else \
         f"a loss of about {words.money(-row['net'], currency)} after cost"

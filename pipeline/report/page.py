@@ -50,6 +50,7 @@ def _earned(i: Inputs, p: Params) -> dict:
     if rows.empty:
         return out
     last = earned.latest(rows)
+    by_reason = earned.latest_by_reason(rows)
     first = last.iloc[0]
     name = earned.campaign_name(first["batch"], first["date"])
     together = earned.combined(rows)
@@ -84,7 +85,10 @@ def _earned(i: Inputs, p: Params) -> dict:
     overall = rows[rows["segment"] == "all"].copy()
     overall["name"] = [earned.campaign_name(b, None) for b in overall["batch"]]
     return {**out, "latest_name": name, "latest_date": first["date"],
-            "latest": [{"row": r, "text": earned.sentence(r, cur)} for _, r in last.iterrows()],
+            "latest": [{"row": r, "text": earned.sentence(r, cur),
+                        "by_reason": [earned.sentence(s, cur) for _, s in
+                                      by_reason[by_reason["action"] == r["action"]].iterrows()]}
+                       for _, r in last.iterrows()],
             "latest_net": float(last["net"].sum()), "latest_extra": float(last["extra"].sum()),
             "total_net": float(rows.loc[rows["segment"] == "all", "net"].sum()),
             "total_extra": float(rows.loc[rows["segment"] == "all", "extra"].sum()),
