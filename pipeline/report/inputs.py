@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 
 from common.errors import ChurnError
 from common.params import ExportParams
 from features.contract import TABLES
 from pipeline.contacts import CONTACT_LOG, past_scores
-from pipeline.export import LATEST, read_table
+from pipeline.export import LATEST
 from pipeline.io import read_json
 from pipeline.paths import Paths
 
@@ -41,7 +42,7 @@ class Inputs:
     reasons: dict | None = None            # demo shops: the reason backtest's details
     results: pd.DataFrame = field(default_factory=pd.DataFrame)
     campaign_dates: dict[str, str] = field(default_factory=dict)
-    reason_history: pd.DataFrame = field(default_factory=pd.DataFrame)  # as_of, risk_tier, reason
+    reason_history: pd.DataFrame = field(default_factory=pd.DataFrame)  # reason_counts()
     score_dates: list[str] = field(default_factory=list)   # every scored batch's as_of
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
     tables: frozenset[str] = frozenset()   # the shop's tables and `table.column`s
@@ -116,12 +117,31 @@ def shop_tables(canonical: Path) -> frozenset[str]:
     return frozenset(out)
 
 
+def reason_counts(url: str, table: str) -> pd.DataFrame:
+    """Customers per (batch, risk tier, reason) in the export database, counted by the database
+    (a batch of a million rows stays there): as_of, risk_tier, reason, customers."""
+    cols = ["as_of", "risk_tier", "reason", "customers"]
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table):
+                return pd.DataFrame(columns=cols)
+            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            query = sa.select(t.c.as_of, t.c.risk_tier, t.c.reason,
+                              sa.func.count().label("customers")) \
+                .group_by(t.c.as_of, t.c.risk_tier, t.c.reason)
+            return pd.read_sql(query, conn)[cols]
+    except sa.exc.SQLAlchemyError as exc:
+        raise ChurnError(f"export database {table}: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
 def load_inputs(paths: Paths, export_params: ExportParams) -> Inputs:
     score = _json(paths.score_report, required=True)
     evaluation = _json(paths.evaluation, required=True)
     export, files = batch_export(paths.exports)
-    history = read_table(export_params.database_url, export_params.table,
-                         columns=["as_of", "risk_tier", "reason"])
+    history = reason_counts(export_params.database_url, export_params.table)
     past = past_scores(paths.history)
     dates = sorted({*(history["as_of"].astype(str) if len(history) else []),
                     *(past["as_of"].astype(str) if len(past) else []), score["as_of"]})

@@ -34,12 +34,14 @@ def mix_now(export: pd.DataFrame, reason_mix: dict[str, float]) -> pd.DataFrame:
     return frame.sort_values(["share", "reason"], ascending=[False, True], ignore_index=True)
 
 
-def mix_trend(history: pd.DataFrame) -> pd.DataFrame:
-    """Share of each reason among the customers at risk, per scored batch (rows: as_of)."""
-    if history is None or history.empty:
+def mix_trend(counts: pd.DataFrame) -> pd.DataFrame:
+    """Share of each reason among the customers at risk, per scored batch (rows: as_of), from
+    customers per (as_of, risk_tier, reason) (inputs.reason_counts)."""
+    if counts is None or counts.empty:
         return pd.DataFrame()
-    risky = at_risk(history)
-    shares = pd.crosstab(risky["as_of"].astype(str), risky["reason"], normalize="index")
+    risky = at_risk(counts)
+    shares = pd.crosstab(risky["as_of"].astype(str), risky["reason"],
+                         values=risky["customers"], aggfunc="sum", normalize="index").fillna(0)
     return shares[[c for c in CAUSES if c in shares] + [c for c in shares if c not in CAUSES]]
 
 

@@ -166,10 +166,11 @@ def test_reason_mix_now_and_over_batches():
     assert leave.headline(mix) == ("The main reason now: forgot the shop, for 40% of the "
                                    "customers at risk (2); then too many choices elsewhere "
                                    "(20%).")
-    history = pd.DataFrame({"as_of": ["2025-01-01"] * 3 + ["2025-02-01"] * 2,
-                            "risk_tier": ["high", "high", "low", "medium", "high"],
-                            "reason": ["forgot", "price", "price", "forgot", "forgot"]})
-    trend = leave.mix_trend(history)
+    counts = pd.DataFrame({"as_of": ["2025-01-01"] * 3 + ["2025-02-01"] * 2,
+                           "risk_tier": ["high", "high", "low", "medium", "high"],
+                           "reason": ["forgot", "price", "price", "forgot", "forgot"],
+                           "customers": [3, 3, 10, 1, 4]})
+    trend = leave.mix_trend(counts)
     assert trend.loc["2025-01-01", "forgot"] == pytest.approx(0.5)   # the low tier left out
     assert trend.loc["2025-02-01", "forgot"] == pytest.approx(1.0)
     assert list(trend.columns) == ["forgot", "price"]

@@ -17,6 +17,7 @@ from common.params import parse
 from pipeline.export import EXPORT_COLUMNS, read_table, write_table
 from pipeline.paths import load_paths
 from pipeline.report.build import build_report
+from pipeline.report.inputs import reason_counts
 from tests.pipeline.test_report import batch, results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,9 @@ def test_the_export_database_gives_the_reason_trend(shop):
     older = batch(as_of="2025-11-30", reason="forgot")
     write_table(older.reindex(columns=EXPORT_COLUMNS), params.export, "2025-11-30", "t0")
     assert len(read_table(params.export.database_url, params.export.table)) == 12
+    counts = reason_counts(params.export.database_url, params.export.table)
+    assert counts["customers"].sum() == 12
+    assert counts.query("as_of == '2025-11-30' and reason == 'forgot'")["customers"].sum() == 6
     html = build_report(paths, params)
     assert "Over the past batches" in html and "30 Nov 2025" in html
 
