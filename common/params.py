@@ -151,6 +151,15 @@ class ExportParams(Section):
     include_holdout: StrictBool = True
 
 
+class ReportParams(Section):
+    """`churn report`: how money is written and what a contact costs (estimates the shop sets)."""
+
+    currency: str = "€"
+    contact_costs: dict[str, Annotated[StrictFloat, _min(0.0)]] = {
+        "email": 0.05, "sms": 0.10, "phone": 3.00}
+    send_list_rows: Annotated[StrictInt, _min(1)] = 20_000
+
+
 class SynthParams(Section):
     customers: Annotated[StrictInt, _min(10)] = 20_000
 
@@ -193,6 +202,7 @@ class Params(Section):
     drift: DriftParams = DriftParams()
     campaigns: CampaignParams = CampaignParams()
     export: ExportParams = ExportParams()
+    report: ReportParams = ReportParams()
     synth: SynthParams = SynthParams()
     data: DataParams = DataParams()
 

@@ -374,18 +374,31 @@ def drift(params: ParamsOpt = Path("params.yaml"),
 @app.command()
 def report(out_file: Annotated[Path | None, typer.Option("--out", help="The HTML file "
                                                          "(default: paths.yaml's report).")]
-           = None) -> None:
-    """Write one self-contained HTML report (plots embedded) for the marketing team.
+           = None,
+           open_page: Annotated[bool, typer.Option("--open", help="Also open it in a browser, "
+                                                   "where there is one.")] = False,
+           params: ParamsOpt = Path("params.yaml")) -> None:
+    """Write the batch's HTML report for the marketing team: one self-contained file (charts,
+    style and script inline), in five sections from this week's sends to the model's accuracy.
 
-    Example: churn report && xdg-open reports/churn_report.html
+    Example: churn report --open
     """
-    from pipeline.report import write_report
+    import webbrowser
+
+    from pipeline.report.build import write_report
 
     try:
-        path = write_report(load_paths(report=out_file))
+        path = write_report(load_paths(report=out_file), load_params(params))
     except ChurnError as exc:
         fail(str(exc))
-    out.print(f"report written to {path}")
+    out.print(str(path.resolve()), highlight=False, soft_wrap=True)
+    if open_page:
+        try:
+            opened = webbrowser.open(path.resolve().as_uri())
+        except Exception:  # any browser trouble: the path is printed, nothing is lost
+            opened = False
+        if not opened:
+            console.print("no browser found here: open the file above in one")
 
 
 def main() -> None:

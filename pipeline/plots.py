@@ -1,5 +1,6 @@
-"""Static images of the evaluation curves and the product matrix (for MLflow and the HTML
-report). Built on matplotlib's Figure directly: no pyplot state, no backend chosen at import."""
+"""Static images of the evaluation curves, the product matrix and the campaign results, logged
+to MLflow by the stages (the HTML report draws its own charts, pipeline/report/svg.py). Built on
+matplotlib's Figure directly: no pyplot state, no backend chosen at import."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from models.actions.product_matrix import CLASSES
+
+#: a measured uplift's colour: its whole 95% interval above zero, below zero, or across it
+VERDICT_COLOURS = {"works": "#1a7f37", "hurts": "#cf222e", "unclear": "#8c959f"}
+
+
+def verdict_colours(ci_low: pd.Series, ci_high: pd.Series) -> list[str]:
+    return [VERDICT_COLOURS["works" if lo > 0 else "hurts" if hi < 0 else "unclear"]
+            for lo, hi in zip(ci_low, ci_high, strict=True)]
 
 AXES = {"roc": ("fpr", "tpr", "ROC"),
         "precision_recall": ("recall", "precision", "Precision-recall"),
@@ -60,16 +69,19 @@ def uplift_figure(results: pd.DataFrame) -> Figure:
         ax.set_axis_off()
         return fig
     rows = rows.sort_values(["batch", "action", "segment"]).tail(30)
-    labels = (rows["action"] + " · " + rows["segment"] + " (" + rows["batch"].astype(str)
-              + ")").tolist()
-    y = range(len(rows))
-    ax.errorbar(rows["uplift"], y, xerr=[rows["uplift"] - rows["ci_low"],
-                                         rows["ci_high"] - rows["uplift"]],
-                fmt="o", ms=4, capsize=2)
+    labels = (rows["action"].str.replace("_", " ") + " · " + rows["segment"] + " ("
+              + rows["batch"].astype(str) + ")").tolist()
+    fig.set_size_inches(7.5, max(3.0, 0.9 + 0.28 * len(rows)))
+    y = list(range(len(rows)))
+    colours = verdict_colours(rows["ci_low"], rows["ci_high"])
+    for i, (est, lo, hi, colour) in enumerate(zip(rows["uplift"], rows["ci_low"],
+                                                  rows["ci_high"], colours, strict=True)):
+        ax.errorbar([est], [i], xerr=[[est - lo], [hi - est]], fmt="o", ms=5, capsize=2,
+                    color=colour)
     ax.axvline(0, color="grey", lw=0.8, ls=":")
-    ax.set_yticks(list(y), labels, fontsize=6)
-    ax.set(xlabel="uplift in response rate (treated - control), 95% interval",
-           title="What the contacts did")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set(xlabel="uplift: treated minus control response rate (95% interval)",
+           title="What the contacts did (green: works, red: hurts, grey: unclear)")
     fig.tight_layout()
     return fig
 
@@ -86,7 +98,7 @@ def qini_figure(curve: pd.DataFrame) -> Figure:
     for action, part in curve.groupby("action", sort=True):
         line = ax.plot(part["fraction"], part["qini"], label=f"{action}")[0]
         ax.plot(part["fraction"], part["random"], ls=":", lw=0.8, color=line.get_color())
-    ax.set(xlabel="share of the action's held-out contacts targeted (by predicted uplift)",
+    ax.set(xlabel="share of contacts targeted, by predicted uplift",
            ylabel="incremental responses", title="Qini: learned uplift vs random (dotted)")
     ax.legend(fontsize=7)
     fig.tight_layout()
