@@ -182,6 +182,27 @@ def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
         console.print(f"ignored (not contract tables): {', '.join(summary['ignored_files'])}")
 
 
+def _loop_rows(table: Table, loop: dict) -> None:
+    """The batch's design in a few lines: where its actions come from, what it should earn,
+    which questions are open and what it takes to close them."""
+    from models.campaigns.design import question_line
+
+    if not loop:
+        return
+    table.add_row("this batch", f"{loop['contacts']:,} contacts: {loop['from_evidence']:,} from "
+                  f"evidence, {loop['from_prior']:,} from the prior, {loop['exploring']:,} "
+                  f"exploring; {loop['held_out']:,} held out (the shared control)")
+    table.add_row("expected incremental orders",
+                  f"{loop['expected_incremental_orders']:,.1f} (95% lower bound "
+                  f"{loop['expected_incremental_orders_low']:,.1f})")
+    questions = loop.get("open_questions") or []
+    if questions:
+        table.add_row("open questions", "\n".join(question_line(q) for q in questions))
+        need = max(q["customers_per_batch_needed"] for q in questions)
+        table.add_row("to decide within 3 batches", f"about {need:,} customers to contact "
+                      "per batch")
+
+
 def _summary() -> None:
     """What happened, in a few lines: customers scored, at risk, reasons, actions, the model
     against the baselines, where the exports and the report are."""
@@ -202,6 +223,7 @@ def _summary() -> None:
         f"{k} {v:.0%}" for k, v in score["reason_mix"].items()) or "-")
     table.add_row(f"actions in budget ({score['in_budget']:,})", ", ".join(
         f"{k} {v:,}" for k, v in score["actions"].items()) or "-")
+    _loop_rows(table, score.get("loop") or {})
     model = f"{score['model']['name']} v{score['model']['version']}"
     if details.get("score_source") == "btyd":
         table.add_row("model", f"{model}: short history, scores from BTYD P(no purchase "

@@ -48,7 +48,7 @@ def lookup(post: pd.DataFrame, reason: np.ndarray, stage: np.ndarray, actions: l
     table = post.pivot_table(index=["reason", "lifecycle"], columns="action", values=column,
                              aggfunc="first").reindex(columns=actions)
     key = pd.MultiIndex.from_arrays([reason, stage])
-    return table.reindex(key).to_numpy(float)
+    return table.reindex(key).to_numpy(float).copy()
 
 
 def thompson(mu: np.ndarray, sd: np.ndarray, value: np.ndarray, depth: np.ndarray,
@@ -223,7 +223,7 @@ def open_questions(post: pd.DataFrame, customers: pd.DataFrame, chance: np.ndarr
         if len(actions) < 2 or not np.isfinite(ev[order[1]]):
             continue
         a, b = order[0], order[1]
-        gap = float((level["reason_mean"].iloc[a] - level["reason_mean"].iloc[b]))
+        gap = float(level["reason_mean"].iloc[a] - level["reason_mean"].iloc[b])
         gap_ev = float(ev[a] - ev[b])
         sd_u = float(np.hypot(level["reason_sd"].iloc[a], level["reason_sd"].iloc[b]))
         sd_ev = sd_u * v * (1 - (d[a] + d[b]) / 2)

@@ -231,20 +231,25 @@ def customer_terms(scored: pd.DataFrame, policy: Policy, rp: RecommendParams
 
 def apply_policy(scored: pd.DataFrame, policy: Policy, cp: CampaignParams,
                  rp: RecommendParams, seed: int, batch: str,
-                 value: pd.Series | None = None, mean: np.ndarray | None = None
-                 ) -> tuple[pd.DataFrame, dict]:
+                 snapshot: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
     """Today's batch on the scored customers: who is contacted or held out (`in_budget`,
     `holdout`), the action with its offer, channel and product classes, expected_uplift,
     expected_value, propensity, action_source (evidence | prior | exploration | control) and
     the batch's outlook (sources, expected incremental orders and their lower bound, open
     questions). Customers outside the batch keep the rules' suggestion, out of budget.
 
-    `value` is each customer's value of a response (by customer_id; default the history's)."""
+    `snapshot` (today's features) gives each customer's value of a response (their mean
+    order; else the history's) and the inputs of a personal uplift model."""
     actions = policy.actions
     out = scored.reset_index(drop=True).copy()
     fallback = policy.value_per_response or 50.0
-    v = out["customer_id"].astype(str).map(value) if value is not None else \
-        pd.Series(np.nan, index=out.index)
+    feats = None
+    if snapshot is not None:
+        feats = snapshot.assign(customer_id=snapshot["customer_id"].astype(str)).drop_duplicates(
+            "customer_id").set_index("customer_id").reindex(out["customer_id"].astype(str))
+    v = feats["monetary_mean"].to_numpy() if feats is not None and \
+        "monetary_mean" in feats else pd.Series(np.nan, index=out.index)
+    v = pd.Series(np.asarray(v, dtype=float), index=out.index)
     customers = pd.DataFrame({
         "customer_id": out["customer_id"].astype(str),
         "reason": segment_reason(out["reason"], out["at_risk"]),
@@ -259,6 +264,22 @@ def apply_policy(scored: pd.DataFrame, policy: Policy, cp: CampaignParams,
 
     cost, depth = matrix("cost").astype(float), matrix("depth").astype(float)
     channel = matrix("channel").astype(object)
+    mean = None
+    if policy.learner and feats is not None:
+        from models.campaigns.design import lookup
+        from models.campaigns.uplift import Learner
+
+        learner = Learner.from_dict(policy.learner)
+        inputs = feats.reset_index(drop=True).drop(columns=[c for c in CAUSE_COLUMNS
+                                                            if c in feats], errors="ignore")
+        inputs = pd.concat([inputs, out[[c for c in CAUSE_COLUMNS if c in out]]], axis=1)
+        inputs["lifecycle"] = customers["lifecycle"].to_numpy()
+        mean = lookup(policy.posterior, customers["reason"].to_numpy(),
+                      customers["lifecycle"].to_numpy(), actions, "mean")
+        pred = learner.predict(inputs)
+        for a in learner.actions:
+            if a in actions:
+                mean[:, actions.index(a)] = pred[a].to_numpy()
     plan, chance = design(customers, policy.posterior, actions, cost, depth, channel,
                           set(policy.tested), cp, rp, seed, batch, mean)
     chosen = plan["in_budget"].to_numpy()

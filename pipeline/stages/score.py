@@ -1,7 +1,7 @@
 """DVC stage `score`: every eligible customer at as_of scored by the MLflow `champion` model,
-explained (reason, top drivers), given an action (the rules, or the learned policy where its
-evidence holds), held out or not, and exported (Parquet, CSV, database, contact log) as one
-unit."""
+explained (reason, top drivers), given an action (the batch the policy designs from the
+evidence: models/campaigns/policy.py), held out or not, and exported (Parquet, CSV, database,
+contact log) as one unit."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pandas as pd
 from models.actions.products import add_product_suggestions
 from models.actions.rules import plan_actions
 from models.campaigns.holdout import batch_contacts
-from models.campaigns.policy import apply_learned
+from models.campaigns.policy import Policy, apply_policy
 from models.churn.scoring import score_rows
 from pipeline.engines import connect_canonical
 from pipeline.export import publish
-from pipeline.io import read_json, write_json
+from pipeline.io import write_json
 from pipeline.rows import feature_names, scoring_rows
 from pipeline.shell import Stage, run_stage
 from pipeline.tracking import champion_for_scoring, identity, model_name, setup
@@ -58,21 +58,21 @@ def main(stage: Stage) -> None:
                                 params.reasons)
     else:
         rows = score_rows(scoring_rows(paths.features), model, params.score, params.reasons)
-    scored = add_product_suggestions(plan_actions(rows, params.recommend),
-                                     pd.read_parquet(paths.products), tables, run.as_of,
-                                     params.recommend)
+    planned = plan_actions(rows, params.recommend)
     as_of = run.as_of.isoformat()
+    planned, loop = apply_policy(planned, Policy.read(paths.policy), params.campaigns,
+                                 params.recommend, params.base.seed, as_of,
+                                 scoring_rows(paths.features))
+    scored = add_product_suggestions(planned, pd.read_parquet(paths.products), tables,
+                                     run.as_of, params.recommend)
     scored = scored.assign(as_of=as_of, model_name=name, model_version=str(champ.version),
                            run_id=champ.run_id,
                            scored_at=datetime.now(UTC).replace(microsecond=0).isoformat())
-    policy = read_json(paths.policy_report)
-    scored = apply_learned(scored, pd.read_parquet(paths.policy), policy.get("terms", []),
-                           policy.get("value_per_response", 0.0),
-                           params.campaigns.explore_share, params.base.seed, as_of)
     holdout, contacts = batch_contacts(scored, run.as_of, params.campaigns.holdout_share)
     scored["holdout"] = holdout
     published = publish(scored, paths.exports, params.export, as_of, contacts)
     write_json({"as_of": as_of, **batch_summary(scored), "contacts": len(contacts),
+                "loop": loop,
                 "model": {"name": name, "version": str(champ.version), "run_id": champ.run_id},
                 **published, "seconds": round(time.perf_counter() - started, 2)},
                paths.score_report)
