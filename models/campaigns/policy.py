@@ -124,7 +124,11 @@ def evaluation_split(rows: pd.DataFrame, test_share: float = 0.3) -> np.ndarray:
 def history_terms(contacts: pd.DataFrame) -> pd.DataFrame:
     """Per action of the history, what it was sent with and what it cost: the most common offer
     and channel, and the mean cost per contact (NaN without a cost column)."""
-    treated = contacts[contacts["group"] == "treatment"].copy()
+    if "group" in contacts:
+        treated = contacts[contacts["group"] == "treatment"].copy()
+    else:                                   # training rows: the observed action
+        treated = contacts[contacts["observed_action"] != NONE].assign(
+            action=lambda f: f["observed_action"])
     treated["action"] = treated["action"].astype(str)
     treated = treated[treated["action"].str.strip() != ""]
     out = pd.DataFrame(index=sorted(treated["action"].unique()))
@@ -139,6 +143,8 @@ def history_terms(contacts: pd.DataFrame) -> pd.DataFrame:
 
 def value_per_response(contact_outcomes: pd.DataFrame) -> float:
     """Revenue of a responding contact, on average over the history."""
+    if "revenue" not in contact_outcomes:
+        return 0.0
     responders = contact_outcomes[contact_outcomes["responded"] == 1]
     return float(responders["revenue"].mean()) if len(responders) else 0.0
 
