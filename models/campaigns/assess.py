@@ -105,6 +105,26 @@ def calibration(rows: pd.DataFrame, mean: np.ndarray, actions: list[str],
     return out
 
 
+def paired_gain(ours: np.ndarray, theirs: np.ndarray, rows: pd.DataFrame, draws: int = 200,
+                seed: int = 0) -> dict:
+    """Self-normalised IPW value of one policy minus another's on the same randomised
+    contacts, with a 95% bootstrap interval over contacts."""
+    obs = rows["observed_action"].astype(str).to_numpy()
+    y = rows["responded"].to_numpy(float)
+    w = 1.0 / rows["propensity"].to_numpy(float)
+    a, b = (ours.astype(str) == obs) * w, (theirs.astype(str) == obs) * w
+
+    def gain(i: np.ndarray) -> float:
+        return float((a[i] * y[i]).sum() / max(a[i].sum(), 1e-12)
+                     - (b[i] * y[i]).sum() / max(b[i].sum(), 1e-12))
+
+    rng = np.random.default_rng(seed)
+    boot = [gain(rng.integers(0, len(y), len(y))) for _ in range(draws)]
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"gain": round(gain(np.arange(len(y))), 5), "ci_low": round(float(lo), 5),
+            "ci_high": round(float(hi), 5)}
+
+
 def assess(rows: pd.DataFrame, names: list[str], cp: CampaignParams, rp: RecommendParams
            ) -> tuple[dict, pd.DataFrame, str]:
     """Fit on training customers, judge on held-out randomised contacts. Returns (report,
@@ -132,9 +152,13 @@ def assess(rows: pd.DataFrame, names: list[str], cp: CampaignParams, rp: Recomme
                                         judged["propensity"], tested or policy.actions,
                                         self_normalized=True).set_index("policy")["value"]
     learned = {k: float(v["learned"]) for k, v in values.items()}
-    best = max(learned.values())
-    winner = next(k for k in [SEGMENTS, *KINDS] if k in learned and learned[k] >= best - 1e-9)
+    # a learner replaces the segments only where its gain is more than the noise of IPW
+    margins = {k: paired_gain(tables[k], tables[SEGMENTS], judged) for k in learned
+               if k != SEGMENTS}
+    sure = {k: learned[k] for k, m in margins.items() if m["ci_low"] > 0}
+    winner = max(sure, key=sure.get) if sure else SEGMENTS
     report["models"] = {k: round(v, 5) for k, v in learned.items()}
+    report["learner_gain_over_segments"] = margins
     report["chosen_model"] = winner
     report["policy_value"] = {k: round(float(v), 5) for k, v in values[winner].items()}
     if tested:

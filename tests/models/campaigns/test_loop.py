@@ -12,8 +12,8 @@ import pytest
 from common.params import CampaignParams, RecommendParams
 from models.actions.rules import RULE_ACTIONS, plan_actions
 from models.campaigns.evidence import posterior
-from models.campaigns.policy import fit_policy
 from models.campaigns.policy import apply_policy as apply
+from models.campaigns.policy import fit_policy
 
 CP, RP = CampaignParams(), RecommendParams()
 NO_HISTORY = pd.DataFrame(columns=["observed_action", "reason", "lifecycle", "responded",

@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.params import FeatureParams
+from common.params import CampaignParams, FeatureParams, RecommendParams
 from features.engine import build
-from models.campaigns.outcomes import expand_shared_controls, outcomes, uplift_table
-from common.params import CampaignParams, RecommendParams
 from models.campaigns.assess import learn_policy
+from models.campaigns.outcomes import expand_shared_controls, outcomes, uplift_table
 from models.campaigns.policy import contact_cutoffs
 from synthetic.email_test import ACTIONS, EmailTestConfig, email_test
 
