@@ -36,6 +36,13 @@ _UNIT = 1_000_000
 PLAUSIBLE_Z = 1.645
 #: below this data weight an action in a segment rests on the prior, not on evidence
 EVIDENCE_WEIGHT = 0.5
+#: the draws use this share of the posterior spread: probability matching on a sharpened
+#: posterior, which earns more over a few batches than plain Thompson sampling among many
+#: actions, and still tries every action whose chance of being best is real
+SHARPEN = 0.5
+#: only this many actions per customer (those most often best) share the draws; the others
+#: that could pay get the floor
+TOP = 3
 
 
 def _seed(seed: int, batch: str) -> int:
@@ -80,14 +87,17 @@ def thompson(mu: np.ndarray, sd: np.ndarray, value: np.ndarray, depth: np.ndarra
         i = first[start:start + 2000]
         v, d = value[i][:, None, None], depth[i][:, None, :]
         b0 = base[i][:, None, None]
-        e0 = base_sd[i][:, None, None] * z0[None, :, None]
-        theta = mu[i][:, None, :] + sd[i][:, None, :] * z[None, :, :] - e0
+        e0 = SHARPEN * base_sd[i][:, None, None] * z0[None, :, None]
+        theta = mu[i][:, None, :] + SHARPEN * sd[i][:, None, :] * z[None, :, :] - e0
         gain = theta * v * (1 - d) - d * v * (b0 + e0) - cost[i][:, None, :]
         gain = np.where(pool[i][:, None, :], np.nan_to_num(gain, nan=-np.inf), -np.inf)
         best = gain.argmax(axis=2)
         for j in range(k):
             probs[start:start + len(i), j] = (best == j).mean(axis=1)
     probs = probs * pool[first]
+    if k > TOP:
+        cut = -np.sort(-probs, axis=1)[:, TOP - 1:TOP]
+        probs = np.where(probs >= cut, probs, 0.0)
     probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
     m = allowed[first].sum(axis=1, keepdims=True)
     probs = (1 - floor) * probs + floor * allowed[first] / np.maximum(m, 1)

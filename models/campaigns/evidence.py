@@ -39,8 +39,8 @@ BATCH_STRENGTH = 5.0
 #: spread of an action's overall deviation from the prior; default (and floor) spreads of a
 #: reason around the action and of a segment around its reason, where too few groups estimate
 ACTION_SD = 0.03
-REASON_SD, REASON_SD_MIN = 0.04, 0.01
-CELL_SD, CELL_SD_MIN = 0.02, 0.005
+REASON_SD, REASON_SD_MIN, REASON_SD_MAX = 0.04, 0.01, 0.06
+CELL_SD, CELL_SD_MIN, CELL_SD_MAX = 0.02, 0.005, 0.03
 
 POSTERIOR_COLUMNS = ["action", "reason", "lifecycle", "mean", "sd", "prior_mean", "data_mean",
                      "data_sd", "n_treated", "n_control", "data_weight", "baseline",
@@ -143,9 +143,11 @@ def measured(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # --- pooling --------------------------------------------------------------------------------
 
-def _dl(y: np.ndarray, v: np.ndarray, default: float, floor: float) -> float:
-    """DerSimonian-Laird between-group variance of estimates y with variances v (floored; the
-    default where fewer than three groups can tell)."""
+def _dl(y: np.ndarray, v: np.ndarray, default: float, floor: float, cap: float) -> float:
+    """DerSimonian-Laird between-group variance of estimates y with variances v, within
+    [floor, cap] (a retention effect differs between groups by points, not tens of points:
+    a few noisy small groups must not make every group stand alone); the default where fewer
+    than three groups can tell."""
     if len(y) < 3:
         return default**2
     w = 1.0 / v
@@ -153,7 +155,7 @@ def _dl(y: np.ndarray, v: np.ndarray, default: float, floor: float) -> float:
     q = np.sum(w * (y - mean) ** 2)
     denom = np.sum(w) - np.sum(w**2) / np.sum(w)
     tau2 = max(0.0, (q - (len(y) - 1)) / denom) if denom > 0 else 0.0
-    return max(tau2, floor**2)
+    return min(max(tau2, floor**2), cap**2)
 
 
 def _combine(prior_mean, prior_var, data_mean, data_var):
@@ -180,7 +182,8 @@ def _pool_action(cells: pd.DataFrame) -> pd.DataFrame:
             centre = np.sum(w * resid[m]) / np.sum(w)
             within_y.extend(resid[m] - centre)
             within_v.extend(var[m])
-    tau_c2 = _dl(np.asarray(within_y), np.asarray(within_v), CELL_SD, CELL_SD_MIN) \
+    tau_c2 = _dl(np.asarray(within_y), np.asarray(within_v), CELL_SD, CELL_SD_MIN,
+                 CELL_SD_MAX) \
         if within_y else CELL_SD**2
     # reason-level estimates from their segments
     reasons = pd.unique(reason)
@@ -192,7 +195,7 @@ def _pool_action(cells: pd.DataFrame) -> pd.DataFrame:
             r_mean[r], r_var[r] = np.sum(w * resid[m]) / np.sum(w), 1 / np.sum(w)
     ry = np.array([r_mean[r] for r in r_mean])
     rv = np.array([r_var[r] for r in r_mean])
-    tau_r2 = _dl(ry, rv, REASON_SD, REASON_SD_MIN) if len(ry) else REASON_SD**2
+    tau_r2 = _dl(ry, rv, REASON_SD, REASON_SD_MIN, REASON_SD_MAX) if len(ry) else REASON_SD**2
     # the action's overall deviation from the prior
     if len(ry):
         b, var_b = _combine(0.0, ACTION_SD**2, float(np.sum(ry / (rv + tau_r2)) /
