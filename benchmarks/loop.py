@@ -178,10 +178,11 @@ def make_sim(name: str, customers: int, seed: int, batches: int = 6, every: int 
 
         return BoutiqueLoop(BoutiqueLoopConfig(customers=customers, seed=seed,
                                                batches=batches, every_days=every))
-    from synthetic.campaigns import LoopConfig, RetailLoop
+    from synthetic.campaigns import LoopConfig
+    from synthetic.retail_loop import retail_loop
 
-    return RetailLoop(LoopConfig(customers=customers, seed=seed, batches=batches,
-                                 every_days=every))
+    return retail_loop(LoopConfig(customers=customers, seed=seed, batches=batches,
+                                  every_days=every))
 
 
 def loop(sim_name: str, customers: int, seed: int) -> dict:

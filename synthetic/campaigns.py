@@ -216,16 +216,20 @@ class LoopConfig:
     baseline: Mapping[str, float] = field(default_factory=lambda: dict(BASELINE))
 
 
+def span_days(cfg: LoopConfig) -> int:
+    """How long the shop must run after the first batch."""
+    return cfg.batches * cfg.every_days + cfg.response_days + 5
+
+
 class RetailLoop:
     """The retail shop answering batches; see the comment above LOOP_EFFECTS."""
 
-    def __init__(self, cfg: LoopConfig = LoopConfig()) -> None:
+    def __init__(self, cfg: LoopConfig, tables: Mapping[str, pd.DataFrame],
+                 truth: pd.DataFrame) -> None:
+        """`tables`, `truth`: a retail shop that runs `span_days(cfg)` past history_days
+        (synthetic/retail_loop.py makes one)."""
         from synthetic.loop_shop import LoopShop
-        from synthetic.retail import ShopConfig, generate
 
-        span = cfg.batches * cfg.every_days + cfg.response_days + 5
-        tables, truth = generate(ShopConfig(customers=cfg.customers, seed=cfg.seed,
-                                            days=cfg.history_days + span))
         self.cfg = cfg
         self.shop = LoopShop(tables, truth, cfg.response_days, cfg.seed + 1)
         first = pd.Timestamp(tables["orders"]["order_ts"].min()).normalize()
