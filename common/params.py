@@ -124,8 +124,15 @@ class RecommendParams(Section):
     membership_discounts: dict[str, Share] = {"gold": 0.10, "silver": 0.07, "bronze": 0.05}
     products_per_customer: Annotated[StrictInt, _min(0)] = 3
     exclude_recent_days: Annotated[StrictInt, _min(0)] = 180
+    budget: Literal["value", "share", "top_n"] = "value"
     budget_top_n: Annotated[StrictInt, _min(0)] | None = None
     budget_share: Share = 0.2
+    max_contacts: Annotated[StrictInt, _min(0)] | None = None
+    max_spend: Annotated[StrictFloat, _min(0.0)] | None = None
+    channel_max_contacts: dict[str, Annotated[StrictInt, _min(0)]] = {}
+    channel_max_spend: dict[str, Annotated[StrictFloat, _min(0.0)]] = {}
+    channel_costs: dict[str, Annotated[StrictFloat, _min(0.0)]] = {
+        "email": 0.05, "sms": 0.10, "phone": 3.0}
 
 
 class DriftParams(Section):
@@ -141,6 +148,9 @@ class CampaignParams(Section):
     outcome: str = "order"             # `order`, or an event type such as `visit`
     min_per_arm: Annotated[StrictInt, _min(1)] = 100
     explore_share: Share = 0.05
+    prior_lift: Annotated[StrictFloat, Field(ge=0.0, le=0.5)] = 0.03
+    thompson_draws: Annotated[StrictInt, _min(16)] = 256
+    decide_confidence: Annotated[StrictFloat, Field(ge=0.5, lt=1.0)] = 0.95
 
 
 class ExportParams(Section):

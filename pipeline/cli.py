@@ -24,6 +24,7 @@ from pipeline.paths import load_paths
 from pipeline.process import Interrupted, run_in_group
 from pipeline.runinfo import OVERRIDES_ENV
 from pipeline.shell import quiet_third_parties
+from pipeline.summary import print_summary
 
 app = typer.Typer(help="Churn scores, reasons and actions for online shops.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -203,54 +204,6 @@ def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
         console.print(f"ignored (not contract tables): {', '.join(summary['ignored_files'])}")
 
 
-def _summary() -> None:
-    """What happened, in a few lines: customers scored, at risk, reasons, actions, the model
-    against the baselines, where the exports and the report are."""
-    from pipeline.io import read_json
-
-    paths = load_paths()
-    try:
-        score = read_json(paths.score_report)
-        details = read_json(paths.evaluation)
-    except (OSError, ValueError):
-        return
-    backtest = read_json(paths.backtest) if paths.backtest.exists() else {}
-    table = Table(title=f"churn scores as of {score['as_of']}", show_header=False)
-    table.add_row("customers scored", f"{score['customers']:,}")
-    share = score["at_risk"] / max(1, score["customers"])
-    table.add_row("at risk", f"{score['at_risk']:,} ({share:.0%})")
-    table.add_row("reasons (at risk)", ", ".join(
-        f"{k} {v:.0%}" for k, v in score["reason_mix"].items()) or "-")
-    table.add_row(f"actions in budget ({score['in_budget']:,})", ", ".join(
-        f"{k} {v:,}" for k, v in score["actions"].items()) or "-")
-    model = f"{score['model']['name']} v{score['model']['version']}"
-    if details.get("score_source") == "btyd":
-        table.add_row("model", f"{model}: short history, scores from BTYD P(no purchase "
-                      f"in the horizon) ({details['note']})")
-    else:
-        ours = details["model"]["all"]["roc_auc"]
-        name, best = max(((k, v["all"]["roc_auc"]) for k, v in details["baselines"].items()),
-                         key=lambda kv: kv[1])
-        table.add_row("model", f"{model}: validation ROC-AUC {ours:.3f} vs {name} {best:.3f}")
-    if backtest.get("reason_accuracy") is not None:
-        table.add_row("reason backtest (demo shop)",
-                      f"accuracy {backtest['reason_accuracy']:.2f}, "
-                      f"macro-F1 {backtest['reason_macro_f1']:.2f}")
-    held = f"{score['held_out']:,} held out as the control group"
-    if score.get("model", {}).get("note"):
-        table.add_row("note", score["model"]["note"])
-    published = read_json(paths.publish_report) if paths.publish_report.exists() else {}
-    if published.get("published"):
-        sends = ", ".join(f"{k} {v:,}" for k, v in published["send"].items()) or "nobody"
-        table.add_row("to send", f"{sends}; {held}")
-        table.add_row("exports", "\n".join(published["exports"])
-                      + f"\ntable {published['database_rows']:,} rows")
-    else:
-        table.add_row("not published", published.get("why", "the publish stage did not run"))
-    table.add_row("report", f"churn report → {paths.report}")
-    out.print(table)
-
-
 @app.command()
 def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = None,
         params: ParamsOpt = Path("params.yaml"), publish: PublishOpt = False) -> None:
@@ -261,7 +214,7 @@ def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = 
     """
     _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"],
               demo=True, publish=_may_publish(params, publish))
-    _summary()
+    print_summary(out)
 
 
 @app.command()
@@ -310,7 +263,7 @@ def score(as_of: AsOfOpt = None, data: DataOpt = None,
     """
     _pipeline("churn score", params, _overrides(data, as_of, None),
               ["repro", "-q", "publish"], publish=_may_publish(params, publish))
-    _summary()
+    print_summary(out)
 
 
 def _may_publish(params: Path, forced: bool) -> bool:

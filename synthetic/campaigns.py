@@ -179,3 +179,98 @@ def campaign_history(tables: Mapping[str, pd.DataFrame], truth: pd.DataFrame,
     cols = ["customer_id", "contact_ts", "action", "group", "campaign_id", "channel", "cost",
             "cause", "propensity"]
     return contacts[cols], orders.reset_index(drop=True)
+
+
+# --- the loop: the shop answers the pipeline's own batches ------------------------------------
+#
+# The retail shop runs on past the first batch; each batch the pipeline exports is answered
+# with the mechanism above (a per-cause chance of coming back, the same for every target, that
+# a planted effect moves; scaled by the share without an order in the window anyway), over the
+# pipeline's own action names. The rules get it wrong in places: choice leavers answer a
+# promotion, not new arrivals; dissatisfied customers are hurt by a promotion and won back by
+# membership or a service call; a survey does nothing for anyone.
+
+LOOP_EFFECTS: Mapping[tuple[str, str], float] = {
+    ("forgot", "reminder"): 0.06, ("forgot", "reminder_gift"): 0.07,
+    ("forgot", "care_call"): 0.08, ("forgot", "promotion_invite"): 0.02,
+    ("satisfaction", "promotion_invite"): -0.10, ("satisfaction", "membership_upgrade"): 0.08,
+    ("satisfaction", "service_recovery"): 0.09,
+    ("choice", "promotion_invite"): 0.07, ("choice", "new_arrivals"): 0.01,
+    ("price", "promotion_invite"): 0.09, ("price", "reminder"): 0.01,
+    ("other", "reminder"): 0.02,
+}
+LOOP_COSTS: Mapping[str, float] = {"email": 0.05, "sms": 0.10, "phone": 3.0}
+LOOP_CHANNEL: Mapping[str, str] = {"care_call": "phone", "service_recovery": "phone",
+                                   "reminder": "sms"}
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    customers: int = 8_000
+    seed: int = 0
+    batches: int = 6
+    every_days: int = 35
+    response_days: int = 30
+    history_days: int = 3 * 365          # the shop before the first batch
+    effects: Mapping[tuple[str, str], float] = field(default_factory=lambda: dict(LOOP_EFFECTS))
+    baseline: Mapping[str, float] = field(default_factory=lambda: dict(BASELINE))
+
+
+def span_days(cfg: LoopConfig) -> int:
+    """How long the shop must run after the first batch."""
+    return cfg.batches * cfg.every_days + cfg.response_days + 5
+
+
+class RetailLoop:
+    """The retail shop answering batches; see the comment above LOOP_EFFECTS."""
+
+    def __init__(self, cfg: LoopConfig, tables: Mapping[str, pd.DataFrame],
+                 truth: pd.DataFrame) -> None:
+        """`tables`, `truth`: a retail shop that runs `span_days(cfg)` past history_days
+        (synthetic/retail_loop.py makes one)."""
+        from synthetic.loop_shop import LoopShop
+
+        self.cfg = cfg
+        self.shop = LoopShop(tables, truth, cfg.response_days, cfg.seed + 1)
+        first = pd.Timestamp(tables["orders"]["order_ts"].min()).normalize()
+        self.first_batch = (first + pd.Timedelta(days=cfg.history_days)).date()
+        self.dates = [(pd.Timestamp(self.first_batch) + pd.Timedelta(days=cfg.every_days * k)
+                       ).date() for k in range(cfg.batches)]
+        self.tables = self.shop.tables
+        self.cause = self.shop.cause
+        self.value = self.shop.value
+
+    def uplift(self, ids: pd.Series, actions: pd.Series, as_of=None) -> np.ndarray:
+        """The planted effect on the response chance of sending each action."""
+        cause = self.cause.reindex(ids.astype(str)).fillna(LOYAL).to_numpy()
+        return np.array([self.cfg.effects.get((c, a), 0.0) for c, a in
+                         zip(cause, actions.astype(str), strict=True)])
+
+    def cost(self, actions: pd.Series) -> np.ndarray:
+        return actions.astype(str).map(lambda a: LOOP_COSTS[LOOP_CHANNEL.get(a, "email")]
+                                       ).to_numpy(float)
+
+    def answer(self, batch: pd.DataFrame, as_of) -> dict:
+        """Responses to a batch sent the day after as_of: every target (sent or held out) may
+        come back with its cause's chance, which a sent action moves by its effect."""
+        from synthetic.loop_shop import sent_mask
+
+        start = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+        targets = batch[batch["in_budget"].astype(bool)].reset_index(drop=True)
+        ids = targets["customer_id"].astype(str)
+        sent = sent_mask(targets)
+        natural = self.shop.natural(ids, start)
+        has = ids.isin(set(natural["customer_id"])).to_numpy()
+        cause = self.cause.reindex(ids).fillna(LOYAL).to_numpy()
+        free = 1 - pd.Series(has).groupby(cause).transform("mean").to_numpy()
+        effect = np.where(sent, self.uplift(ids, targets["action"]), 0.0)
+        base = pd.Series(cause).map(self.cfg.baseline).fillna(0.0).to_numpy()
+        chance = np.clip((base + effect) / np.maximum(free, 1e-9), 0, 1)
+        responds = ~has & (self.shop.rng.random(len(ids)) < chance)
+        promo = sent & targets["action"].astype(str).eq("promotion_invite").to_numpy()
+        self.shop.add_orders(ids[responds].to_numpy(), start,
+                             np.where(promo[responds], DISCOUNT_DEPTH, 0.0), str(as_of))
+        self.shop.discount(natural.loc[natural["customer_id"].isin(set(ids[promo])),
+                                       "order_id"], DISCOUNT_DEPTH)
+        return {"targets": int(len(ids)), "sent": int(sent.sum()),
+                "responses": int(responds.sum() + has.sum())}

@@ -1,31 +1,45 @@
-"""Learning what to send from the contact history: training rows with features as they were
-when each contact went out, a T-learner per action against no contact, its evaluation on
-held-out customers and the newest campaign (Qini, uplift at the top, policy value by inverse
-propensity), and the per-customer uplift of each action for today's batch."""
+"""Learning what to send from the contact history, and sending it.
+
+The policy stage turns contact outcomes into training rows (features as they were the day
+before each contact), a posterior of every action's uplift per segment (evidence.py), and,
+where it earns its place on held-out randomised contacts, a personal uplift model
+(learners.py, judged in assess.py). The score stage designs today's batch from them
+(design.py): every action the shop could send (the rules' actions and every action of its
+contact history), each with one offer and channel, drawn by Thompson sampling around a shared
+control.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from common.causes import CAUSES
 from common.hashing import stable_bucket
-from common.params import CampaignParams
-from models.campaigns.judge import (
-    compare_policies,
-    gain_over_best_single,
-    policy_value_ipw,
-    qini_coefficient,
-    qini_curve,
-    uplift_at,
+from common.params import CampaignParams, RecommendParams
+from models.actions.rules import RULE_ACTIONS, action_terms
+from models.campaigns.design import batch_outlook, design, open_questions
+from models.campaigns.evidence import (
+    NONE,
+    UNKNOWN,
+    lifecycle,
+    posterior,
+    segment_reason,
 )
-from models.campaigns.uplift import NONE, TLearner, choose_actions
 
 #: more distinct contact days than this are snapped to the Monday before (still point in time)
 MAX_CONTACT_CUTOFFS = 24
+CAUSE_COLUMNS = [f"p_{c}" for c in CAUSES]
+_META = b"churn_policy"
+_PCT = re.compile(r"pct_off_(\d+)")
 
 
 def contact_cutoffs(contacts: pd.DataFrame) -> pd.Series:
@@ -42,12 +56,12 @@ def logged_propensity(rows: pd.DataFrame) -> pd.Series:
     """The chance the logging policy did what it did, where the log lets us know it; NaN where
     the choice among actions was not random.
 
-    A logged `propensity` (the shop's CRM, or the pipeline's own batches, which explore) is
-    taken as is. A campaign with a shared control (control rows without an action) randomised
-    between all of its arms: the chance is the arm's share of the campaign. In any other
-    campaign each customer's action was planned and only the holdout was random: such a contact
-    cannot tell what another action would have done, so it judges no policy (NaN), though it
-    still teaches the uplift of its own action."""
+    A logged `propensity` (the shop's CRM, or the pipeline's own batches) is taken as is. A
+    campaign with a shared control (control rows without an action) randomised between all of
+    its arms: the chance is the arm's share of the campaign. In any other campaign each
+    customer's action was planned and only the holdout was random: such a contact cannot tell
+    what another action would have done, so it judges no policy (NaN), though it still teaches
+    the uplift of its own action."""
     campaign = rows["batch" if "batch" in rows else "campaign_id"].astype(str)
     empty = rows["action"].isna() | (rows["action"].astype(str).str.strip() == "")
     observed = np.where(rows["group"] == "treatment", rows["action"].astype(str), NONE)
@@ -61,21 +75,38 @@ def logged_propensity(rows: pd.DataFrame) -> pd.Series:
     return estimated.astype(float)
 
 
-def training_rows(contact_outcomes: pd.DataFrame, features: pd.DataFrame,
-                  names: list[str]) -> pd.DataFrame:
-    """One row per contact with its features at the contact's cutoff, `treated`, `responded`,
-    `revenue`, the observed action ('none' for a held-out control) and its propensity."""
+def training_rows(contact_outcomes: pd.DataFrame, features: pd.DataFrame, names: list[str],
+                  lapsed_days: int = 180) -> pd.DataFrame:
+    """One row per contact with its features at the contact's cutoff, `treated`,
+    `responded`, `revenue`, the observed action ('none' for a held-out control), its
+    propensity, its segment (reason: at risk / `none` / `unknown`; lifecycle stage from the
+    orders at the cutoff) and the value of a response (the customer's mean order then)."""
     rows = contact_outcomes.copy()
     rows["customer_id"] = rows["customer_id"].astype(str)
     rows["cutoff"] = contact_cutoffs(rows)
-    feats = features[["customer_id", "cutoff", *names]].copy()
+    keep = [c for c in dict.fromkeys([*names, "one_time_buyer", "recency_days",
+                                      "monetary_mean"]) if c in features.columns]
+    feats = features[["customer_id", "cutoff", *keep]].copy()
     feats["customer_id"] = feats["customer_id"].astype(str)
     feats["cutoff"] = pd.to_datetime(feats["cutoff"]).dt.date
-    rows = rows.merge(feats, on=["customer_id", "cutoff"], how="inner")
+    rows = rows.drop(columns=[c for c in keep if c in rows.columns]).merge(
+        feats, on=["customer_id", "cutoff"], how="inner")
     rows["treated"] = (rows["group"] == "treatment").astype(int)
     rows["observed_action"] = np.where(rows["treated"] == 1, rows["action"].astype(str), NONE)
     rows["propensity"] = logged_propensity(rows)
-    return rows.reset_index(drop=True)
+    if "batch" not in rows:
+        rows["batch"] = rows["campaign_id"].astype(str) if "campaign_id" in rows else \
+            rows["cutoff"].astype(str)
+    at_risk = rows["risk_tier"].astype(str).ne("low") if "risk_tier" in rows else None
+    rows["reason"] = segment_reason(rows["reason"], at_risk) if "reason" in rows else UNKNOWN
+    rows["lifecycle"] = lifecycle(rows.get("one_time_buyer", pd.Series(0, index=rows.index)),
+                                  rows.get("recency_days", pd.Series(0, index=rows.index)),
+                                  lapsed_days)
+    spend = rows["monetary_mean"] if "monetary_mean" in rows else pd.Series(np.nan,
+                                                                               index=rows.index)
+    rows["value"] = spend.fillna(value_per_response(contact_outcomes)).astype(float)
+    return rows.sort_values(["contact_ts", "customer_id", "action"], kind="stable",
+                            ignore_index=True)
 
 
 def evaluation_split(rows: pd.DataFrame, test_share: float = 0.3) -> np.ndarray:
@@ -90,228 +121,194 @@ def evaluation_split(rows: pd.DataFrame, test_share: float = 0.3) -> np.ndarray:
     return by_customer | newest
 
 
-#: how far each customer's uplift may stray from its action's mean (0: the best single action
-#: for everyone; 1: the T-learner as is), chosen per shop by cross-fitted policy value
-SHRINKAGE = (0.0, 0.5, 1.0)
-#: fewer randomised contacts than this judge no policy (the IPW value is noise)
-MIN_RANDOMISED = 100
-
-
-@dataclass
-class UpliftPolicy:
-    """A T-learner whose per-customer uplift is shrunk toward each action's mean uplift.
-
-    A personalised policy beats the best single action only where the effects really differ
-    between customers and the data can tell; shrinkage, chosen on held-out randomised contacts,
-    falls back toward the single best action where they cannot."""
-
-    model: TLearner
-    actions: list[str]
-    centre: pd.Series
-    weight: float
-
-    def predict(self, X: pd.DataFrame, weight: float | None = None) -> pd.DataFrame:
-        """Shrunk uplift per customer and action (`weight` overrides the policy's own)."""
-        raw = self.model.predict(X)[self.actions]
-        return self.centre + (self.weight if weight is None else weight) * (raw - self.centre)
-
-
-def _t_learner(rows: pd.DataFrame, names: list[str], min_per_arm: int) -> TLearner:
-    return TLearner(names, min_per_arm).fit(rows, propensity_col="propensity")
-
-
-def _actions_with_evidence(model: TLearner) -> list[str]:
-    return [a for a, ok in zip(model.evidence_["action"], model.evidence_["enough"], strict=True)
-            if ok]
-
-
-def policy_actions(uplift: pd.DataFrame, value_per_response: float,
-                   costs: Mapping[str, float]) -> np.ndarray:
-    """The action of best expected value (uplift x order value - cost), 'none' where none pays."""
-    value = uplift * value_per_response - pd.Series(costs).reindex(uplift.columns).fillna(0.0)
-    best = value.idxmax(axis=1).where(value.max(axis=1) > 0, NONE)
-    return best.fillna(NONE).to_numpy(dtype=object)
-
-
-def _ipw(policy: np.ndarray, rows: pd.DataFrame) -> float:
-    return policy_value_ipw(policy, rows["observed_action"], rows["responded"],
-                            rows["propensity"], self_normalized=True)
-
-
-def choose_shrinkage(rows: pd.DataFrame, names: list[str], min_per_arm: int,
-                     value_per_response: float, costs: Mapping[str, float]) -> tuple[float, dict]:
-    """The shrinkage weight with the best policy value over two customer folds (fit on one,
-    judge on the other's randomised contacts); the smaller weight on ties. Without randomised
-    contacts nothing can judge it and the model is taken as is (weight 1)."""
-    fold = stable_bucket(rows["customer_id"], 2, salt="policy-fold|")
-    values: dict[float, list[float]] = {w: [] for w in SHRINKAGE}
-    for k in (0, 1):
-        teach, judge = rows[fold != k], rows[(fold == k) & rows["propensity"].notna()]
-        if len(judge) < MIN_RANDOMISED // 2:
-            continue
-        model = _t_learner(teach, names, min_per_arm)
-        actions = _actions_with_evidence(model)
-        if not actions:
-            continue
-        policy = UpliftPolicy(model, actions, model.predict(teach)[actions].mean(), 1.0)
-        for w in SHRINKAGE:
-            shrunk = policy.predict(judge, weight=w)
-            values[w].append(_ipw(policy_actions(shrunk, value_per_response, costs), judge))
-    means = {w: float(np.mean(v)) for w, v in values.items() if v}
-    if not means:
-        return 1.0, {}
-    best = max(means.values())
-    return min(w for w, v in means.items() if v >= best - 1e-9), means
-
-
-def fit(rows: pd.DataFrame, names: list[str], min_per_arm: int, value_per_response: float,
-        costs: Mapping[str, float]) -> tuple[UpliftPolicy, dict]:
-    """The policy on these contacts: shrinkage chosen by cross-fitting, then the T-learner on
-    all of them (its `actions` are those with enough evidence, maybe none). Returns (policy,
-    the folds' mean value per weight)."""
-    weight, values = choose_shrinkage(rows, names, min_per_arm, value_per_response, costs)
-    model = _t_learner(rows, names, min_per_arm)
-    actions = _actions_with_evidence(model)
-    return UpliftPolicy(model, actions, model.predict(rows)[actions].mean(), weight), values
-
-
-def evaluate(rows: pd.DataFrame, names: list[str], min_per_arm: int,
-             value_per_response: float, costs: Mapping[str, float] | None = None
-             ) -> tuple[dict, pd.DataFrame]:
-    """Fit on training customers, judge on the held-out ones: Qini coefficient and uplift at
-    the top 10/30% of each action's own contacts (its treated and the controls held out from
-    it), and, on the randomised held-out contacts, the policy's value (self-normalised IPW
-    estimate of the response rate) against sending nothing, the best single action to
-    everyone, and a random choice. Returns (report, Qini curve points)."""
-    costs = dict(costs or {})
-    test = evaluation_split(rows)
-    train, held = rows[~test], rows[test]
-    policy, values = fit(train, names, min_per_arm, value_per_response, costs)
-    actions = policy.actions
-    report: dict = {"train_contacts": int(len(train)), "test_contacts": int(len(held)),
-                    "actions_with_evidence": actions}
-    if not actions or held.empty:
-        return report, pd.DataFrame(columns=["action", "fraction", "qini", "random"])
-    report["shrinkage"] = policy.weight
-    report["shrinkage_fold_values"] = {str(w): round(v, 5) for w, v in values.items()}
-    uplift = policy.model.predict(held)[actions]     # the ranking: the model's own scores
-    empty = held["action"].isna() | (held["action"].astype(str).str.strip() == "")
-    curves, per_action = [], {}
-    for a in actions:
-        arm = (held["action"].astype(str) == a) | ((held["treated"] == 0) & empty)
-        score, t, y = uplift.loc[arm, a], held.loc[arm, "treated"], held.loc[arm, "responded"]
-        if t.nunique() < 2:
-            continue
-        per_action[a] = {"qini": qini_coefficient(score, t, y),
-                         "uplift_top10": uplift_at(score, t, y, 0.1),
-                         "uplift_top30": uplift_at(score, t, y, 0.3),
-                         "uplift_all": uplift_at(score, t, y, 1.0)}
-        curve = qini_curve(score, t, y)
-        step = max(1, len(curve) // 50)
-        curves.append(curve.iloc[::step].assign(action=a))
-    report["per_action"] = per_action
-    randomised = held["propensity"].notna().to_numpy()
-    report["randomised_test_contacts"] = int(randomised.sum())
-    if randomised.sum() >= MIN_RANDOMISED:
-        judged = held[randomised]
-        learned = policy_actions(policy.predict(judged), value_per_response, costs)
-        table = compare_policies({"learned": learned}, judged["observed_action"],
-                                 judged["responded"], judged["propensity"], actions,
-                                 self_normalized=True)
-        report["policy_value"] = dict(zip(table["policy"], table["value"].round(5), strict=True))
-        report["learned_minus_best_single"] = {
-            k: round(v, 5) for k, v in gain_over_best_single(
-                learned, judged["observed_action"], judged["responded"], judged["propensity"],
-                actions).items()}
-    qini = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
-    return report, qini
-
-
-def action_terms(contacts: pd.DataFrame) -> pd.DataFrame:
-    """Per action, what it was sent with and what it cost: the most common offer and channel,
-    and the mean cost per contact (0 without a cost column)."""
-    treated = contacts[contacts["group"] == "treatment"].copy()
+def history_terms(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Per action of the history, what it was sent with and what it cost: the most common offer
+    and channel, and the mean cost per contact (NaN without a cost column)."""
+    if "group" in contacts:
+        treated = contacts[contacts["group"] == "treatment"].copy()
+    else:                                   # training rows: the observed action
+        treated = contacts[contacts["observed_action"] != NONE].assign(
+            action=lambda f: f["observed_action"])
     treated["action"] = treated["action"].astype(str)
+    treated = treated[treated["action"].str.strip() != ""]
     out = pd.DataFrame(index=sorted(treated["action"].unique()))
-    for col in ("offer", "channel"):
+    for col, default in (("offer", "none"), ("channel", "email")):
         if col in treated:
             out[col] = treated.groupby("action")[col].agg(
-                lambda s: s.mode().iloc[0] if s.notna().any() else "none")
-        else:
-            out[col] = "none"
-    out["cost"] = treated.groupby("action")["cost"].mean() if "cost" in treated else 0.0
-    return out.fillna({"offer": "none", "channel": "email", "cost": 0.0})
+                lambda s, d=default: s.mode().iloc[0] if s.notna().any() else d)
+        out[col] = out[col].fillna(default) if col in out else default
+    out["cost"] = treated.groupby("action")["cost"].mean() if "cost" in treated else np.nan
+    return out
 
 
 def value_per_response(contact_outcomes: pd.DataFrame) -> float:
     """Revenue of a responding contact, on average over the history."""
+    if "revenue" not in contact_outcomes:
+        return 0.0
     responders = contact_outcomes[contact_outcomes["responded"] == 1]
     return float(responders["revenue"].mean()) if len(responders) else 0.0
 
 
-def apply_learned(scored: pd.DataFrame, uplift: pd.DataFrame, terms: list[dict],
-                  value_per_response: float, explore_share: float, seed: int,
-                  batch: str) -> pd.DataFrame:
-    """The batch's actions: for customers in the contact budget, the learned action where the
-    evidence holds (best expected value, `none` when no action pays), the rules where it is
-    thin, and a reproducible exploring share; expected_uplift and action_source say which, and
-    propensity the chance of the action (NaN where no policy randomised it: rules alone).
-    An action chosen by the policy takes the offer and channel it was sent with before."""
-    out = scored.assign(expected_uplift=np.nan, action_source="rules", propensity=np.nan)
-    cols = [c for c in uplift.columns if c.startswith("uplift_")]
-    targets = (out["in_budget"] & out["action"].ne(NONE)).to_numpy()
-    if not cols or not targets.any():
-        return out
-    ids = out.loc[targets, "customer_id"]
-    frame = uplift.set_index("customer_id")[cols].rename(
-        columns=lambda c: c.removeprefix("uplift_")).reindex(ids)
-    costs = {t["action"]: float(t["cost"]) for t in terms}
-    chosen = choose_actions(frame, value_per_response, costs,
-                            pd.Series(out.loc[targets, "action"].to_numpy(), index=ids),
-                            explore_share, seed, batch)
-    rows = out.index[targets]
-    switched = (chosen["action"].to_numpy() != out.loc[rows, "action"].to_numpy())
-    out.loc[rows, "action"] = chosen["action"].to_numpy()
-    out.loc[rows, "expected_uplift"] = chosen["expected_uplift"].to_numpy()
-    out.loc[rows, "action_source"] = chosen["action_source"].to_numpy()
-    out.loc[rows, "propensity"] = chosen["propensity"].to_numpy()
-    by_action = {t["action"]: t for t in terms}
-    moved = rows[switched]
-    for col, default in (("offer", "none"), ("channel", "email")):
-        out.loc[moved, col] = [by_action.get(a, {}).get(col, default) if a != NONE else "none"
-                               for a in out.loc[moved, "action"]]
+# --- the policy -----------------------------------------------------------------------------
+
+@dataclass
+class Policy:
+    """What the score stage needs to design a batch: the posterior per action and segment,
+    which actions the history tested, what history-only actions are sent with, the value of a
+    response, and the personal uplift model when one earned its place."""
+
+    posterior: pd.DataFrame
+    tested: list[str] = field(default_factory=list)
+    terms: pd.DataFrame = field(default_factory=pd.DataFrame)
+    value_per_response: float = 0.0
+    learner: dict | None = None
+
+    @property
+    def actions(self) -> list[str]:
+        return sorted(self.posterior["action"].unique())
+
+    def write(self, path: str | Path) -> None:
+        meta = {"tested": self.tested, "value_per_response": self.value_per_response,
+                "terms": self.terms.reset_index(names="action").to_dict("records"),
+                "learner": self.learner}
+        table = pa.Table.from_pandas(self.posterior, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               _META: json.dumps(meta, default=float)})
+        pq.write_table(table, path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Policy:
+        table = pq.read_table(path)
+        meta = json.loads(table.schema.metadata[_META])
+        terms = pd.DataFrame(meta["terms"])
+        terms = terms.set_index("action") if len(terms) else pd.DataFrame()
+        return cls(table.to_pandas(), meta["tested"], terms, meta["value_per_response"],
+                   meta["learner"])
+
+
+def tested_actions(rows: pd.DataFrame, min_contacts: int) -> list[str]:
+    """Actions with at least `min_contacts` treated contacts in the history."""
+    counts = rows.loc[rows["observed_action"] != NONE, "observed_action"].value_counts()
+    return sorted(counts.index[counts >= min_contacts])
+
+
+def fit_policy(rows: pd.DataFrame, cp: CampaignParams,
+               contacts: pd.DataFrame | None = None) -> Policy:
+    """The posterior of the rules' actions and every action of the history, per segment."""
+    history = set(rows["observed_action"]) - {NONE} if len(rows) else set()
+    reasons = [*CAUSES, NONE, *([UNKNOWN] if len(rows) and (rows["reason"] == UNKNOWN).any()
+                                else [])]
+    post = posterior(rows, {*RULE_ACTIONS, *history}, reasons, RULE_ACTIONS, cp.prior_lift)
+    terms = history_terms(contacts if contacts is not None else rows) if len(rows) else \
+        pd.DataFrame(columns=["offer", "channel", "cost"])
+    vpr = value_per_response(rows) if len(rows) else 0.0
+    return Policy(post, tested_actions(rows, min(cp.min_per_arm, 30)) if len(rows) else [],
+                  terms, vpr)
+
+
+def offer_depth(offer: pd.Series) -> np.ndarray:
+    """The discount an offer gives (promo_pct_off_15 -> 0.15; 0 for others)."""
+    pct = offer.astype(str).str.extract(_PCT)[0]
+    return pd.to_numeric(pct, errors="coerce").fillna(0.0).to_numpy() / 100.0
+
+
+def customer_terms(scored: pd.DataFrame, policy: Policy, rp: RecommendParams
+                   ) -> dict[str, pd.DataFrame]:
+    """Per action, the channel, offer, product classes, cost and discount depth of sending it
+    to each customer: a rules action with the rules' terms, an action only the history knows
+    with what it was sent with there; the cost a history measured, else the channel's cost."""
+    rules = action_terms(scored, rp)
+    out = {}
+    for action in policy.actions:
+        if action in rules:
+            t = rules[action].copy()
+        else:
+            row = policy.terms.loc[action] if action in policy.terms.index else {}
+            t = pd.DataFrame({"channel": row.get("channel", "email"),
+                              "offer": row.get("offer", "none"), "product_classes": ""},
+                             index=scored.index)
+        known = policy.terms["cost"].get(action, np.nan) if "cost" in policy.terms else np.nan
+        channel_cost = t["channel"].map(dict(rp.channel_costs)).fillna(0.0).astype(float)
+        t["cost"] = float(known) if pd.notna(known) else channel_cost
+        t["depth"] = offer_depth(t["offer"])
+        out[action] = t
     return out
 
 
-def learn_policy(rows: pd.DataFrame, features: pd.DataFrame, names: list[str],
-                 snapshot: pd.DataFrame, cp: CampaignParams
-                 ) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """From contact outcomes and the features as of each contact: the policy judged on held-out
-    contacts, then refit on all of them; the expected uplift of each action with evidence for
-    every customer of today's `snapshot` (`uplift_<action>` columns; none when the snapshot
-    lacks a feature the policy learnt from). Returns (uplift, report, Qini curve points)."""
-    train = training_rows(rows, features, names)
-    # a fixed row order: the engine returns rows in any order, and LightGBM's bagging
-    # depends on it
-    train = train.sort_values(["contact_ts", "customer_id", "action"], kind="stable",
-                              ignore_index=True)
-    vpr = value_per_response(rows)
-    terms = action_terms(rows)
-    costs = terms["cost"].to_dict()
-    report, qini = evaluate(train, names, cp.min_per_arm, vpr, costs)
-    policy, _ = fit(train, names, cp.min_per_arm, vpr, costs)
-    uplift = snapshot[["customer_id"]]
-    if policy.actions and set(names) <= set(snapshot.columns):
-        uplift = pd.concat([snapshot[["customer_id"]].reset_index(drop=True),
-                            policy.predict(snapshot).reset_index(drop=True)
-                            .add_prefix("uplift_")], axis=1)
-    report.update({"contacts": int(len(rows)), "actions_with_evidence": policy.actions,
-                   "evaluated_on_held_out": report.get("actions_with_evidence", []),
-                   "shrinkage_on_all_contacts": policy.weight,
-                   "value_per_response": round(vpr, 4),
-                   "evidence": policy.model.evidence_.to_dict("records"),
-                   "terms": terms.reset_index(names="action").to_dict("records")})
-    return uplift, report, qini
+def apply_policy(scored: pd.DataFrame, policy: Policy, cp: CampaignParams,
+                 rp: RecommendParams, seed: int, batch: str,
+                 snapshot: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """Today's batch on the scored customers: who is contacted or held out (`in_budget`,
+    `holdout`), the action with its offer, channel and product classes, expected_uplift,
+    expected_value, propensity, action_source (evidence | prior | exploration | control) and
+    the batch's outlook (sources, expected incremental orders and their lower bound, open
+    questions). Customers outside the batch keep the rules' suggestion, out of budget.
+
+    `snapshot` (today's features) gives each customer's value of a response (their mean
+    order; else the history's) and the inputs of a personal uplift model."""
+    actions = policy.actions
+    out = scored.reset_index(drop=True).copy()
+    fallback = policy.value_per_response or 50.0
+    feats = None
+    if snapshot is not None:
+        feats = snapshot.assign(customer_id=snapshot["customer_id"].astype(str)).drop_duplicates(
+            "customer_id").set_index("customer_id").reindex(out["customer_id"].astype(str))
+    v = feats["monetary_mean"].to_numpy() if feats is not None and \
+        "monetary_mean" in feats else pd.Series(np.nan, index=out.index)
+    v = pd.Series(np.asarray(v, dtype=float), index=out.index)
+    customers = pd.DataFrame({
+        "customer_id": out["customer_id"].astype(str),
+        "reason": segment_reason(out["reason"], out["at_risk"]),
+        "lifecycle": lifecycle(out["one_time_buyer"], out["recency_days"], rp.lapsed_days),
+        "value": pd.to_numeric(v, errors="coerce").fillna(fallback).clip(lower=0.0),
+        "eligible": out["in_budget"].astype(bool)})
+    terms = customer_terms(out, policy, rp)
+
+    def matrix(col: str) -> np.ndarray:
+        return np.column_stack([terms[a][col].to_numpy() for a in actions]) if actions else \
+            np.zeros((len(out), 0))
+
+    cost, depth = matrix("cost").astype(float), matrix("depth").astype(float)
+    channel = matrix("channel").astype(object)
+    mean = None
+    if policy.learner and feats is not None:
+        from models.campaigns.design import lookup
+        from models.campaigns.uplift import Learner
+
+        learner = Learner.from_dict(policy.learner)
+        inputs = feats.reset_index(drop=True).drop(columns=[c for c in CAUSE_COLUMNS
+                                                            if c in feats], errors="ignore")
+        inputs = pd.concat([inputs, out[[c for c in CAUSE_COLUMNS if c in out]]], axis=1)
+        inputs["lifecycle"] = customers["lifecycle"].to_numpy()
+        mean = lookup(policy.posterior, customers["reason"].to_numpy(),
+                      customers["lifecycle"].to_numpy(), actions, "mean")
+        pred = learner.predict(inputs)
+        for a in learner.actions:
+            if a in actions:
+                mean[:, actions.index(a)] = pred[a].to_numpy()
+    plan, chance = design(customers, policy.posterior, actions, cost, depth, channel,
+                          set(policy.tested), cp, rp, seed, batch, mean)
+    chosen = plan["in_budget"].to_numpy()
+    index = pd.Index(actions).get_indexer(plan["action"].where(chosen, actions[0]
+                                                               if actions else NONE))
+    rows = np.where(chosen)[0]
+    out["in_budget"] = chosen
+    out["holdout"] = plan["holdout"].to_numpy()
+    for col in ("action", "planned_action", "expected_uplift", "expected_value", "propensity",
+                "action_source"):
+        out[col] = plan[col].where(chosen, out["action"] if col == "action" else
+                                   (np.nan if col in ("expected_uplift", "expected_value",
+                                                      "propensity") else "")).to_numpy()
+    out["cost"] = np.nan
+    for col in ("channel", "offer", "product_classes", "cost"):
+        stacked = matrix(col)
+        if len(rows):
+            out.loc[rows, col] = stacked[rows, index[rows]]
+    out["lifecycle"] = customers["lifecycle"].to_numpy()
+    outlook = batch_outlook(plan, customers)
+    outlook["open_questions"] = open_questions(policy.posterior, customers, chance, actions,
+                                               cost, depth, cp.decide_confidence)
+    return out, outlook
 
 
 def policy_headline(report: dict) -> dict:

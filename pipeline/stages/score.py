@@ -1,7 +1,7 @@
 """DVC stage `score`: every eligible customer at as_of scored by the version the champion gate
-chose, explained (reason, top drivers), given an action (the rules, or the learned policy where
-its evidence holds), held out or not: the batch (scores and contact log rows) in data/batch,
-which the publish stage exports."""
+chose, explained (reason, top drivers), given an action (the batch the policy designs from the
+evidence: models/campaigns/policy.py), held out or not: the batch (scores and contact log rows)
+in data/batch, which the publish stage exports."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 from models.actions.products import add_product_suggestions
 from models.actions.rules import plan_actions
 from models.campaigns.holdout import batch_contacts
-from models.campaigns.policy import apply_learned
+from models.campaigns.policy import Policy, apply_policy
 from models.churn.scoring import score_rows
 from pipeline.columns import EXPORT_COLUMNS
 from pipeline.engines import connect_canonical
@@ -53,25 +53,24 @@ def main(stage: Stage) -> None:
     chosen = read_json(paths.champion)
     model, note = model_for_scoring(chosen, feature_names(paths.features), run.horizon_days)
     con, tables = connect_canonical(paths.canonical, params)
+    snapshot = scoring_rows(paths.features)
     if params.engine == "spark":
         from pipeline.spark_scoring import spark_score_rows
 
         rows = spark_score_rows(con._session, paths.features, model, params.score,
                                 params.reasons)
     else:
-        rows = score_rows(scoring_rows(paths.features), model, params.score, params.reasons)
-    scored = add_product_suggestions(plan_actions(rows, params.recommend),
-                                     pd.read_parquet(paths.products), tables, run.as_of,
-                                     params.recommend)
+        rows = score_rows(snapshot, model, params.score, params.reasons)
+    planned = plan_actions(rows, params.recommend)
     as_of = run.as_of.isoformat()
+    planned, loop = apply_policy(planned, Policy.read(paths.policy), params.campaigns,
+                                 params.recommend, params.base.seed, as_of, snapshot)
+    scored = add_product_suggestions(planned, pd.read_parquet(paths.products), tables,
+                                     run.as_of, params.recommend)
     scored = scored.assign(as_of=as_of, horizon_days=run.horizon_days,
                            model_name=chosen["model_name"], model_version=chosen["version"],
                            run_id=chosen["run_id"],
                            scored_at=datetime.now(UTC).replace(microsecond=0).isoformat())
-    policy = read_json(paths.policy_report)
-    scored = apply_learned(scored, pd.read_parquet(paths.policy), policy.get("terms", []),
-                           policy.get("value_per_response", 0.0),
-                           params.campaigns.explore_share, params.base.seed, as_of)
     holdout, contacts = batch_contacts(scored, run.as_of, params.campaigns.holdout_share)
     scored["holdout"] = holdout
     # to send = logged as treated: the send lists and the contact log can never disagree
@@ -81,7 +80,7 @@ def main(stage: Stage) -> None:
     write_parquet(scored[EXPORT_COLUMNS], paths.batch / BATCH_SCORES)
     write_parquet(contacts, paths.batch / BATCH_CONTACTS)
     write_json({"as_of": as_of, "horizon_days": run.horizon_days, **batch_summary(scored),
-                "contacts": len(contacts),
+                "contacts": len(contacts), "loop": loop,
                 "model": {"name": chosen["model_name"], "version": chosen["version"],
                           "run_id": chosen["run_id"], "note": note},
                 "seconds": round(time.perf_counter() - started, 2)}, paths.score_report)

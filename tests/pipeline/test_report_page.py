@@ -53,7 +53,8 @@ def shop(tmp_path):
     export.to_parquet(paths.exports / "churn_scores_2025-12-30.parquet")
     write(paths.exports / "latest.json", {"as_of": "2025-12-30",
                                           "files": ["churn_scores_2025-12-30.parquet"]})
-    write_table(export.reindex(columns=EXPORT_COLUMNS), params.export, "2025-12-30", "t")
+    write_table(export.reindex(columns=EXPORT_COLUMNS).assign(horizon_days=365), params.export,
+                "2025-12-30", "t")
     write(paths.score_report, {
         "as_of": "2025-12-30", "customers": 6, "at_risk": 5, "in_budget": 5,
         "risk_tiers": {"high": 3, "medium": 2, "low": 1},
@@ -114,7 +115,8 @@ def test_a_short_history_without_a_trained_model_still_renders(shop):
 def test_the_export_database_gives_the_reason_trend(shop):
     paths, params = shop
     older = batch(as_of="2025-11-30", reason="forgot")
-    write_table(older.reindex(columns=EXPORT_COLUMNS), params.export, "2025-11-30", "t0")
+    write_table(older.reindex(columns=EXPORT_COLUMNS).assign(horizon_days=365), params.export,
+                "2025-11-30", "t0")
     assert len(read_table(params.export.database_url, params.export.table)) == 12
     counts = reason_counts(params.export.database_url, params.export.table)
     assert counts["customers"].sum() == 12

@@ -69,10 +69,28 @@ def test_discounts_are_bounded_and_profit_offers_stay_small():
 def test_contact_budget_top_n_and_share():
     frame = pd.DataFrame({"value_at_stake": [5.0, 50.0, 20.0, 90.0, 1.0],
                           "at_risk": [True, True, True, False, True]})
-    top2 = contact_budget(frame, RecommendParams(budget_top_n=2))
+    top2 = contact_budget(frame, RecommendParams(budget="top_n", budget_top_n=2))
     assert top2.tolist() == [False, True, True, False, False]
-    half = contact_budget(frame, RecommendParams(budget_share=0.5))  # ceil(0.5 * 4 at risk)
+    half = contact_budget(frame, RecommendParams(budget="share", budget_share=0.5))  # ceil(2)
     assert half.tolist() == [False, True, True, False, False]
+    # value: anyone may be contacted; the policy contacts those whose best action pays
+    assert contact_budget(frame, RecommendParams()).all()
+
+
+def test_caps_keep_the_most_valuable_and_count_each_at_its_dearest_action():
+    from models.actions.rules import apply_caps
+
+    priority = np.array([1.0, 5.0, 3.0, 4.0])
+    cost = np.array([[0.1, 3.0]] * 4)
+    channel = np.array([["email", "phone"]] * 4, dtype=object)
+    allowed = np.ones((4, 2), dtype=bool)
+    out = apply_caps(priority, cost, channel, allowed,
+                     RecommendParams(max_contacts=3, channel_max_contacts={"phone": 1}))
+    assert out.any(axis=1).tolist() == [False, True, True, True]      # the top 3 by priority
+    assert out[:, 1].tolist() == [False, True, False, False]           # one call: the top one
+    spend = apply_caps(priority, cost, channel, allowed, RecommendParams(max_spend=3.2))
+    # the top customer may cost 3.0 (a call); what is left pays two e-mails at 0.1
+    assert spend.tolist() == [[False, False], [True, True], [True, False], [True, False]]
 
 
 def test_product_suggestions_follow_class_category_and_recency():

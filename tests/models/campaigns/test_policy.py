@@ -1,14 +1,13 @@
-"""The policy's pieces on hand-made contacts: which contacts can judge a policy, how far a
-personalised uplift is trusted, and the gain over the best single action."""
+"""The policy's pieces on hand-made contacts: which contacts can judge a policy, the gain over
+the best single action, and what the contact log records."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.campaigns.judge import gain_over_best_single
-from models.campaigns.policy import choose_shrinkage, logged_propensity
+from models.campaigns.policy import logged_propensity
 
 
 def test_propensity_is_logged_estimated_from_a_shared_control_or_unknown():
@@ -40,32 +39,6 @@ def test_gain_over_best_single_by_hand():
     assert worse["gain"] == -1.0
 
 
-def _contacts(n: int, opposite: bool, seed: int = 0) -> pd.DataFrame:
-    """Two actions and a control at random; with `opposite`, segment 1 answers only to a and
-    segment 0 only to b, else both answer a little to a."""
-    rng = np.random.default_rng(seed)
-    seg = rng.integers(0, 2, n)
-    arm = np.asarray(["none", "a", "b"])[rng.integers(0, 3, n)]
-    lift = np.where(opposite, np.where(arm == "a", 0.25 * seg, np.where(
-        arm == "b", 0.25 * (1 - seg), 0.0)), np.where(arm == "a", 0.05, 0.0))
-    y = (rng.random(n) < 0.1 + lift).astype(int)
-    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "seg": seg,
-                         "noise": rng.random(n), "action": np.where(arm == "none", "", arm),
-                         "treated": (arm != "none").astype(int), "responded": y,
-                         "observed_action": arm, "propensity": 1 / 3})
-
-
-@pytest.mark.parametrize("opposite", [True, False])
-def test_shrinkage_trusts_personal_uplift_only_where_it_pays(opposite):
-    rows = _contacts(6000, opposite)
-    weight, values = choose_shrinkage(rows, ["seg", "noise"], 100, 1.0, {"a": 0.0, "b": 0.0})
-    assert set(values) == {0.0, 0.5, 1.0}
-    if opposite:
-        assert weight > 0 and values[1.0] > values[0.0] + 0.05
-    else:                                 # the same lift for all: the best single action
-        assert weight == 0.0
-
-
 def test_contact_log_records_the_chance_of_what_was_done():
     from datetime import date
 
@@ -81,3 +54,22 @@ def test_contact_log_records_the_chance_of_what_was_done():
     assert log.loc[~control, "propensity"].round(6).eq(0.855).all()      # 0.9 x 0.95
     rules_only = batch_contacts(scored.drop(columns="propensity"), date(2024, 6, 30), 0.1)[1]
     assert rules_only["propensity"].isna().all()      # actions not randomised: judges nothing
+
+
+def test_a_designed_batch_logs_its_shared_control_without_an_action():
+    from datetime import date
+
+    from models.campaigns.holdout import batch_contacts
+
+    scored = pd.DataFrame({"customer_id": ["a", "b", "c"], "in_budget": [True, True, False],
+                           "holdout": [True, False, False], "action": "reminder",
+                           "planned_action": "reminder", "offer": "x", "channel": "sms",
+                           "reason": "forgot", "risk_tier": "high", "model_version": "1",
+                           "expected_uplift": 0.02, "propensity": [0.1, 0.45, np.nan],
+                           "cost": 0.1})
+    holdout, log = batch_contacts(scored, date(2024, 6, 30), 0.1)
+    assert holdout.tolist() == [True, False, False] and len(log) == 2
+    control = log.iloc[0]
+    assert control["action"] == "" and control["planned_action"] == "reminder"
+    assert control["group"] == "control" and control["cost"] == 0.0
+    assert log["propensity"].tolist() == [0.1, 0.45]          # as designed, not rescaled

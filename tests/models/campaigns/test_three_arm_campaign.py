@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.params import FeatureParams
+from common.params import CampaignParams, FeatureParams, RecommendParams
 from features.engine import build
+from models.campaigns.assess import learn_policy
 from models.campaigns.outcomes import expand_shared_controls, outcomes, uplift_table
-from models.campaigns.policy import contact_cutoffs, evaluate, training_rows, value_per_response
+from models.campaigns.policy import contact_cutoffs
 from synthetic.email_test import ACTIONS, EmailTestConfig, email_test
 
 RESPONSE_DAYS = 30
@@ -52,9 +53,10 @@ def test_learned_policy_is_at_least_the_best_single_email(campaign):
     con = ibis.duckdb.connect()
     t = {name: con.create_table(name, frame) for name, frame in tables.items()}
     expr, names = build(t, sorted(set(contact_cutoffs(rows))), as_of, FeatureParams(), 182)
-    train = training_rows(rows, con.execute(expr), names)
-    assert train["propensity"].notna().all()      # a shared control: all arms were random
-    report, _ = evaluate(train, names, 100, value_per_response(rows), {a: 0.1 for a in ACTIONS})
+    policy, report, _ = learn_policy(rows, con.execute(expr), names, CampaignParams(),
+                                     RecommendParams())
+    assert report["randomised_test_contacts"] == report["test_contacts"]   # a shared control
+    assert set(ACTIONS) <= set(policy.tested)
     value = report["policy_value"]
     best = max(v for k, v in value.items() if k.startswith("best_single"))
     gain = report["learned_minus_best_single"]
@@ -63,3 +65,4 @@ def test_learned_policy_is_at_least_the_best_single_email(campaign):
     # random: the mean of nothing and each e-mail; the planted lifts put it ~0.013 below
     assert value["learned"] > value["random"] + 0.005
     assert value["learned"] > value["nothing"] + 0.02
+    assert len(report["calibration"]) >= 5

@@ -54,7 +54,9 @@ def test_the_model_learned_the_direction_of_unconstrained_features(fitted, featu
     touched = (worse[feature] != snapshot[feature]).to_numpy()
     assert touched.sum() > 50, feature
     shift = model.predict_proba(worse)[touched] - model.predict_proba(snapshot)[touched]
-    assert direction * shift.mean() > 0.005, (feature, shift.mean())
+    # on average, and for more of the customers touched than not
+    assert direction * shift.mean() > 0, (feature, shift.mean())
+    assert (direction * shift > 0).sum() > (direction * shift < 0).sum(), feature
 
 
 def test_row_order_and_customer_ids_change_nothing(fitted):
