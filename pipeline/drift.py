@@ -10,7 +10,7 @@ from pipeline.export import read_table
 from pipeline.io import write_json
 from pipeline.paths import Paths
 from pipeline.registry import champion_version, model_for_scoring, model_name
-from pipeline.rows import feature_names, scoring_rows
+from pipeline.rows import columns, feature_names, scoring_rows
 from pipeline.runinfo import read_run_info
 from pipeline.tracking import setup
 
@@ -38,7 +38,8 @@ def run_drift(params: Params, paths: Paths) -> dict:
     if champ is None:
         raise ChurnError(f"no '{name}@champion' model yet: run `churn run` first")
     model, _note = model_for_scoring({"model_name": name, "version": str(champ.version)},
-                                     feature_names(paths.features), run.horizon_days)
+                                     feature_names(paths.features), run.horizon_days,
+                                     columns=columns(paths.features))
     if not model.drift_reference:
         raise ChurnError("the champion model has no drift reference: retrain it (churn retrain)")
     snapshot = scoring_rows(paths.features)

@@ -40,6 +40,8 @@ LATEST = "latest.json"
 CONTACT_LOG = "contacts.parquet"
 #: the batch as the score stage leaves it for publication (in paths.yaml's `batch` folder)
 BATCH_SCORES, BATCH_CONTACTS = "scores.parquet", "contacts.parquet"
+#: the campaign results as published beside the batches
+RESULTS = "campaign_results.csv"
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:

@@ -204,10 +204,12 @@ def promote(name: str, version: str, confirmed: bool) -> str:
 
 
 def model_for_scoring(handoff: dict, available: list[str], horizon_days: int,
-                      root: Path | str = ".") -> tuple[ChurnModel, str]:
+                      root: Path | str = ".",
+                      columns: list[str] | None = None) -> tuple[ChurnModel, str]:
     """The version the gate chose, refused in one line when it was trained for another shop or
-    horizon, or needs features this snapshot lacks. Returns (model, a note when it was trained
-    on another feature set than today's)."""
+    horizon, or needs columns this snapshot lacks (`columns`: the snapshot's, by default the
+    model features `available`). Returns (model, a note when it was trained on another feature
+    set than today's)."""
     version = MlflowClient().get_model_version(handoff["model_name"], handoff["version"])
     tags = MlflowClient().get_run(version.run_id).data.tags
     expected = identity(horizon_days, available, root)
@@ -217,12 +219,13 @@ def model_for_scoring(handoff: dict, available: list[str], horizon_days: int,
                              f"{key} {tags.get(key)!r}, this run is {expected[key]!r}: retrain "
                              "(churn retrain) or set tracking.model_name")
     model = load_churn_model(f"models:/{handoff['model_name']}/{handoff['version']}")
-    missing = sorted(set(model.features) - set(available))
+    missing = sorted(set(model.features) - set(columns if columns is not None else available))
     if missing:
+        waiting = handoff.get("challenger")
         raise ChurnError(f"'{handoff['model_name']}' v{handoff['version']} needs features this "
-                         f"shop's tables no longer give ({', '.join(missing[:5])}); promote a "
-                         f"version trained on them: churn promote {handoff.get('challenger')} "
-                         "--yes")
+                         f"shop's tables no longer give ({', '.join(missing[:5])}); "
+                         + (f"promote the version trained without them: churn promote "
+                            f"{waiting} --yes" if waiting else "retrain: churn retrain"))
     note = "" if tags.get("data.features_hash") == expected["data.features_hash"] else (
         f"scored by v{handoff['version']}, trained on another feature set; "
         f"v{handoff.get('challenger')} waits as challenger")

@@ -18,12 +18,17 @@ def _source(path: Path) -> str:
     return f"{path}/**/*.parquet" if Path(path).is_dir() else str(path)
 
 
+def columns(path: Path) -> list[str]:
+    """Every column of the features table (read from its schema, not its rows)."""
+    return pq.read_schema(next(Path(path).rglob("*.parquet")) if Path(path).is_dir()
+                          else path).names
+
+
 def feature_names(path: Path) -> list[str]:
     """The model features of this shop: the registry's features the table has, in registry
     order (the engine writes exactly those the shop's tables support)."""
-    columns = set(pq.read_schema(next(Path(path).rglob("*.parquet")) if Path(path).is_dir()
-                                 else path).names)
-    return [f.name for f in REGISTRY if f.name in columns]
+    present = set(columns(path))
+    return [f.name for f in REGISTRY if f.name in present]
 
 
 def labelled_rows(path: Path, sample_customers: int | None = None) -> pd.DataFrame:

@@ -29,11 +29,25 @@ def tracking_uri(root: Path | str = ".") -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve()}/mlflow.db"
 
 
+#: the project's identity, fixed on first use: a copy of the project (cp -r, a moved folder)
+#: stays the same project, a fresh clone or a new folder becomes another
+PROJECT_FILE = ".churn-project"
+
+
 def project_id(root: Path | str = ".") -> str:
-    """The project's identity on a shared store: its folder name and a hash of its path."""
+    """The project's identity on a shared store: its folder name and a hash of its path when
+    it was first used, kept in .churn-project."""
     path = Path(root).resolve()
+    kept = path / PROJECT_FILE
+    if kept.exists():
+        return kept.read_text().strip()
     slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in path.name.lower())
-    return f"{slug}-{hashlib.md5(str(path).encode()).hexdigest()[:6]}"
+    found = f"{slug}-{hashlib.md5(str(path).encode()).hexdigest()[:6]}"
+    try:
+        kept.write_text(found + "\n")
+    except OSError:     # a read-only project: the path identifies it as before
+        pass
+    return found
 
 
 def experiment_name(p: TrackingParams, root: Path | str = ".") -> str:

@@ -29,6 +29,8 @@ from common.errors import ChurnError
 _Z95 = float(stats.norm.ppf(0.975))
 #: segment column -> prefix in the `segment` output column
 DEFAULT_SEGMENTS: Mapping[str, str] = {"reason": "reason", "risk_tier": "tier"}
+#: money in the outcome sums: decimal, so a total is the same whatever the row order
+MONEY = "decimal(18, 4)"
 UPLIFT_COLUMNS = ["batch", "action", "segment", "n_treatment", "n_control", "rate_treatment",
                   "rate_control", "uplift", "ci_low", "ci_high", "p_value",
                   "incremental_revenue", "pooled"]
@@ -79,19 +81,20 @@ def outcomes(contacts: ir.Table | pd.DataFrame, orders: ir.Table | pd.DataFrame,
     if "status" in o.columns:
         o = o.filter(o.status.isnull() | (o.status == "completed"))
     o = o.filter(o.order_ts.cast("date") <= as_of)
-    hits = o.select(_cid=o.customer_id, _ts=o.order_ts, _amount=o.amount.cast("float64"),
+    # money summed as decimals: exact, so the sum does not depend on the order rows come in
+    hits = o.select(_cid=o.customer_id, _ts=o.order_ts, _amount=o.amount.cast(MONEY),
                     _responds=ibis.literal(1 if outcome == "order" else 0, type="int8"))
     if outcome != "order":
         e = _as_table(events)
         e = e.filter((e.event_type == outcome) & (e.event_ts.cast("date") <= as_of))
         hits = hits.union(e.select(_cid=e.customer_id, _ts=e.event_ts,
-                                   _amount=ibis.literal(0.0, type="float64"),
+                                   _amount=ibis.literal(0, type=MONEY),
                                    _responds=ibis.literal(1, type="int8")))
     joined = c.left_join(hits, [c.customer_id == hits._cid, hits._ts > c.contact_ts,
                                 hits._ts <= c.window_end])
     return joined.group_by(list(c.columns)).aggregate(
         responded=_._responds.max().coalesce(0).cast("int8"),
-        revenue=_._amount.sum().coalesce(0.0))
+        revenue=_._amount.sum().cast("float64").coalesce(0.0))
 
 
 def expand_shared_controls(rows: ir.Table | pd.DataFrame) -> ir.Table | pd.DataFrame:
@@ -163,8 +166,8 @@ def _segment_counts(t: ir.Table, key: str, segments: Mapping[str, str]) -> ir.Ta
     """Counts and sums per (batch, action, segment, arm), all segment kinds stacked."""
     t = t.filter(~_empty_action(t).fill_null(False))
     t = t.mutate(_treated=(t.group == "treatment").cast("int8"),
-                 _cost=(t.cost.cast("float64").coalesce(0.0) if "cost" in t.columns
-                        else ibis.literal(0.0, type="float64")))
+                 _cost=(t.cost.cast(MONEY).coalesce(0) if "cost" in t.columns
+                        else ibis.literal(0, type=MONEY)))
     parts = [t.mutate(segment=ibis.literal("all"))]
     for col, prefix in segments.items():
         value = t[col].cast("string").coalesce("unknown")
@@ -172,7 +175,8 @@ def _segment_counts(t: ir.Table, key: str, segments: Mapping[str, str]) -> ir.Ta
     stacked = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     return stacked.group_by([key, "action", "segment", "_treated"]).aggregate(
         n=_.count(), responders=_.responded.cast("int64").sum(),
-        revenue=_.revenue.cast("float64").sum(), cost=_._cost.sum())
+        revenue=_.revenue.cast(MONEY).sum().cast("float64"),
+        cost=_._cost.sum().cast("float64"))
 
 
 def _pool_small(wide: pd.DataFrame, min_per_arm: int) -> pd.DataFrame:

@@ -22,7 +22,6 @@ from models.campaigns.outcomes import (
 from models.churn.realised import realized_accuracy
 from pipeline.contacts import contact_history, past_scores
 from pipeline.engines import connect_canonical
-from pipeline.export import replace_table
 from pipeline.io import write_csv, write_figure, write_json
 from pipeline.plots import uplift_figure
 from pipeline.shell import Stage, run_stage
@@ -51,7 +50,6 @@ def main(stage: Stage) -> None:
         accuracy, _calibration = realized_accuracy(past, tables["orders"], run.horizon_days,
                                                    run.as_of)
     write_csv(results, paths.results)
-    replace_table(results, params.export.database_url, params.export.results_table)
     write_figure(uplift_figure(results), paths.uplift_plot)
     overall = results[results["segment"] == "all"]
     write_json(last_batch_headline(overall), paths.campaign_metrics)

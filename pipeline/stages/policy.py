@@ -38,6 +38,11 @@ def main(stage: Stage) -> None:
     if contacts is not None:
         rows = con.execute(outcomes(contacts, tables["orders"], tables.get("events"),
                                     run.as_of, cp.response_days, cp.outcome))
+        # a fixed row order: the engine returns rows in any order, and what is learnt from
+        # them (sums, LightGBM's bagging) depends on it
+        rows = rows.sort_values([c for c in ("batch", "contact_ts", "customer_id", "action",
+                                             "group") if c in rows], kind="stable",
+                                ignore_index=True)
     if rows is not None and len(rows):
         cutoffs = sorted(set(contact_cutoffs(rows)))
         expr, names = build(tables, cutoffs, run.as_of, params.features, run.horizon_days)

@@ -21,7 +21,7 @@ from pipeline.engines import connect_canonical
 from pipeline.export import BATCH_CONTACTS, BATCH_SCORES
 from pipeline.io import read_json, write_json, write_parquet
 from pipeline.registry import model_for_scoring
-from pipeline.rows import feature_names, scoring_rows
+from pipeline.rows import columns, feature_names, scoring_rows
 from pipeline.shell import Stage, run_stage
 from pipeline.tracking import setup
 
@@ -51,7 +51,8 @@ def main(stage: Stage) -> None:
     params, run, paths = stage.params, stage.run, stage.paths
     setup(params.tracking)
     chosen = read_json(paths.champion)
-    model, note = model_for_scoring(chosen, feature_names(paths.features), run.horizon_days)
+    model, note = model_for_scoring(chosen, feature_names(paths.features), run.horizon_days,
+                                     columns=columns(paths.features))
     con, tables = connect_canonical(paths.canonical, params)
     snapshot = scoring_rows(paths.features)
     if params.engine == "spark":
