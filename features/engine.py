@@ -429,3 +429,16 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
     # purchase_days (distinct order days) is no model feature: the transactions BTYD counts
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",
                       out.purchase_days.cast("float64").name("purchase_days"), "churned"), names
+
+
+#: decimals kept of every float in the features table: sums of floats come back from a
+#: parallel engine in any order, and the last bits differ run to run; rounded, identical
+#: inputs give identical features (and trees whose thresholds do not fall between jitter)
+FLOAT_DECIMALS = 10
+
+
+def rounded(expr: ir.Table, digits: int = FLOAT_DECIMALS) -> ir.Table:
+    """Every floating-point column rounded to `digits` decimals."""
+    floats = {name: expr[name].round(digits) for name, kind in expr.schema().items()
+              if kind.is_floating()}
+    return expr.mutate(**floats) if floats else expr

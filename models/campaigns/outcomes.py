@@ -246,12 +246,10 @@ def uplift_table(rows: ir.Table | pd.DataFrame,
 
 
 def last_batch_headline(overall: pd.DataFrame) -> dict:
-    """The newest measured batch in a few figures (`dvc metrics diff`): its contacts and its
-    uplift over its control, each action's weighted by its contacts."""
+    """The newest measured batch in one figure (`dvc metrics diff`): its uplift over its
+    control, each action's weighted by its contacts."""
     if overall.empty:
-        return {"batches_measured": 0}
+        return {}
     last = overall[overall["batch"].astype(str) == overall["batch"].astype(str).max()]
     n = last["n_treatment"].astype(float)
-    return {"batches_measured": int(overall["batch"].nunique()),
-            "last_batch_contacts": int(n.sum()),
-            "last_batch_uplift": round(float((last["uplift"] * n).sum() / max(n.sum(), 1)), 4)}
+    return {"last_uplift": round(float((last["uplift"] * n).sum() / max(n.sum(), 1)), 4)}

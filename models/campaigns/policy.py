@@ -312,16 +312,14 @@ def apply_policy(scored: pd.DataFrame, policy: Policy, cp: CampaignParams,
 
 
 def policy_headline(report: dict) -> dict:
-    """The few policy figures people diff run to run (`dvc metrics diff`, `dvc exp show`): the
-    learned policy's value on held-out randomised contacts, and its gain over the best single
-    action (empty until there is randomised evidence)."""
+    """The policy in two figures for `dvc metrics diff` / `dvc exp show`: its value on held-out
+    randomised contacts and its gain over the best single action (empty until there is
+    randomised evidence)."""
     values = report.get("policy_value") or {}
-    out = {"actions_with_evidence": len(report.get("actions_with_evidence", []))}
+    gain = report.get("learned_minus_best_single") or {}
+    out = {}
     if "learned" in values:
         out["policy_value"] = values["learned"]
-        out["best_single_value"] = max((v for k, v in values.items()
-                                        if k.startswith("best_single")), default=None)
-    gain = report.get("learned_minus_best_single") or {}
     if "gain" in gain:
-        out["gain_over_best_single"] = gain["gain"]
+        out["policy_gain"] = gain["gain"]
     return out

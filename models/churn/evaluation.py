@@ -122,14 +122,14 @@ def gate(challenger_version: str, challenger_score: float, champion_version: str
 
 
 def headline_metrics(details: dict) -> dict:
-    """The few figures people diff run to run (`dvc metrics diff`), flat and short so the
-    table fits a terminal; everything else is in reports/evaluation.json."""
+    """The few figures people diff run to run (`dvc metrics diff`, `dvc exp show`), flat and
+    short so the table fits a terminal beside the policy's and the campaigns'; everything else
+    is in reports/evaluation.json."""
     model = details["model"]["all"]
     best = max(details["baselines"].values(), key=lambda b: b["all"]["roc_auc"])["all"]
-    out = {**{k: round(model[k], 4) for k in ("roc_auc", "pr_auc", "brier", "ece")},
-           "baseline_roc_auc": round(best["roc_auc"], 4),
-           "baseline_pr_auc": round(best["pr_auc"], 4)}
+    out = {"roc_auc": round(model["roc_auc"], 4), "brier": round(model["brier"], 4),
+           "base_auc": round(best["roc_auc"], 4)}
     rolling = details.get("rolling", {}).get("summary", {}).get(MODEL)
     if rolling:
-        out["rolling_auc"] = round(rolling["mean"], 4)    # its spread: evaluation.json
+        out["roll_auc"] = round(rolling["mean"], 4)    # its spread: evaluation.json
     return out

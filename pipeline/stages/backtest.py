@@ -40,7 +40,7 @@ def main(stage: Stage) -> None:
                                              params.reasons)
     write_csv(confusion, paths.curves / CONFUSION)
     headline = {k: round(metrics[k], 4) for k in ("accuracy", "macro_f1") if k in metrics}
-    write_json({f"reason_{k}": v for k, v in headline.items()}, paths.backtest)
+    write_json({"reason_acc": headline["accuracy"]} if headline else {}, paths.backtest)
     write_json(metrics, paths.reasons)
     log.info("reason backtest: %s", ", ".join(f"{k} {v:.3f}" for k, v in headline.items())
              or "no labelled lapse to judge")

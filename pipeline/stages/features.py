@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from features.cutoffs import training_cutoffs
-from features.engine import build
+from features.engine import build, rounded
 from features.evidence import evidence, vocabulary_with, with_evidence
 from features.registry import REGISTRY
 from pipeline.engines import connect_canonical, validate_tables, write_parquet
@@ -46,7 +46,7 @@ def main(stage: Stage) -> None:
     # the cause model's evidence, point in time like every feature
     expr = with_evidence(expr, evidence(tables, [*cutoffs, run.as_of], run.as_of,
                                         vocabulary_with(params.reasons.vocabulary)))
-    write_parquet(con, expr, paths.features)
+    write_parquet(con, rounded(expr), paths.features)
     write_json({
         "as_of": run.as_of.isoformat(),
         "horizon_days": run.horizon_days,

@@ -12,7 +12,7 @@ import logging
 
 import pandas as pd
 
-from features.engine import build
+from features.engine import build, rounded
 from models.campaigns.assess import learn_policy
 from models.campaigns.outcomes import outcomes
 from models.campaigns.policy import contact_cutoffs, fit_policy, policy_headline
@@ -46,7 +46,7 @@ def main(stage: Stage) -> None:
     if rows is not None and len(rows):
         cutoffs = sorted(set(contact_cutoffs(rows)))
         expr, names = build(tables, cutoffs, run.as_of, params.features, run.horizon_days)
-        frame = con.execute(expr)
+        frame = con.execute(rounded(expr))
         policy, report, qini = learn_policy(rows, frame, names, cp, params.recommend)
     write_with(paths.policy, policy.write)
     write_figure(qini_figure(qini), paths.qini_plot)

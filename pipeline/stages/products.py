@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from common.params import as_dict
+from features.engine import rounded
 from models.actions.product_matrix import CLASSES, classify, empty_matrix, product_stats
 from pipeline.engines import connect_canonical
 from pipeline.io import write_figure, write_json, write_parquet
@@ -23,8 +24,8 @@ def main(stage: Stage) -> None:
         matrix = empty_matrix()
         note = "no order_items table: no product matrix and no product suggestions"
     else:
-        stats = con.execute(product_stats(tables["order_items"], tables["orders"],
-                                          tables.get("products"), run.as_of, mp))
+        stats = con.execute(rounded(product_stats(tables["order_items"], tables["orders"],
+                                                  tables.get("products"), run.as_of, mp)))
         matrix = classify(stats, run.as_of, mp)
         note = ""
     write_figure(matrix_figure(matrix), paths.matrix_plot)

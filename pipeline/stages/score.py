@@ -78,6 +78,7 @@ def main(stage: Stage) -> None:
     treated = contacts.loc[contacts["group"] == "treatment", "customer_id"]
     scored["send"] = scored["customer_id"].isin(treated).to_numpy()
     paths.batch.mkdir(parents=True, exist_ok=True)
+    scored = scored.sort_values("customer_id", kind="stable", ignore_index=True)
     write_parquet(scored[EXPORT_COLUMNS], paths.batch / BATCH_SCORES)
     write_parquet(contacts, paths.batch / BATCH_CONTACTS)
     write_json({"as_of": as_of, "horizon_days": run.horizon_days, **batch_summary(scored),

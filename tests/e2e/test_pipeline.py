@@ -46,7 +46,7 @@ def test_a_fresh_run_runs_every_stage_and_publishes_the_batch(demo_run):
     headline = json.loads((project / "metrics" / "model.json").read_text())
     assert headline["roc_auc"] == round(evaluation["model"]["all"]["roc_auc"], 4)
     assert 0 < json.loads((project / "metrics" / "reasons.json").read_text())[
-        "reason_accuracy"] <= 1
+        "reason_acc"] <= 1
     for name in ("model.json", "policy.json", "campaigns.json", "reasons.json"):
         ignored = subprocess.run(["git", "check-ignore", "-q", f"metrics/{name}"], cwd=project)
         assert ignored.returncode == 1, f"metrics/{name} is git-ignored"
