@@ -80,7 +80,7 @@ def _from_numbers(num: pd.Series, unit: str | None, where: str, setting: str) ->
         out = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
     elif unit == "excel":
         days = num.where((num >= 0) & (num < 2_958_466))
-        out = _EXCEL_ZERO + pd.to_timedelta(days, unit="D")
+        out = (_EXCEL_ZERO + pd.to_timedelta(days, unit="D")).dt.round("ms")  # as Excel keeps
     else:
         seconds = num / _PER_SECOND[unit]
         seconds = seconds.where((seconds >= 0) & (seconds < 253_402_300_800))   # < year 10000
