@@ -113,6 +113,19 @@ class TableReport:
                 "read_as": self.read_as}
 
 
+#: what exports write for "no value"; read as missing in id, date and number columns (text
+#: columns keep them: `NA` may be a region)
+NULL_TOKENS = ("null", "none", "nan", "n/a", "#n/a", "<na>", "na", "nat", "-", "--")
+
+
+def _nulls_as_missing(raw: pd.Series, kind: str) -> pd.Series:
+    if not (pd.api.types.is_string_dtype(raw) or raw.dtype == object):
+        return raw
+    tokens = [t for t in NULL_TOKENS if not (kind == "id" and t in ("na", "-", "--"))]
+    lowered = raw.astype("string").str.strip().str.lower()
+    return raw.mask(lowered.isin(tokens).fillna(False))
+
+
 def _present(raw: pd.Series) -> pd.Series:
     """Values the file actually holds (not empty)."""
     if pd.api.types.is_string_dtype(raw) or raw.dtype == object:
@@ -129,6 +142,8 @@ def _typed(frame: pd.DataFrame, table: str, report: TableReport, fmt: TableForma
     out, why = {}, {}      # why: column -> [(reason, mask)] for rows a required value lacks
     for col in frame.columns:
         kind, raw = spec.columns[col], frame[col]
+        if kind != "text":
+            raw = _nulls_as_missing(raw, kind)
         where = f"{report.source}: column '{col}'"
         present = _present(raw)
         flags: list[tuple[str, pd.Series, str]] = []
@@ -211,8 +226,10 @@ def clean_orders(frame: pd.DataFrame, report: TableReport, fmt: TableFormat = Ta
     report.rows_read = len(frame)
     frame = report.drop(frame, frame.duplicated(keep="first"), "exact_duplicate_rows")
     orders = _typed(frame, "orders", report, fmt, now)
-    status = orders["status"] if "status" in orders else pd.Series(pd.NA, index=orders.index,
-                                                                       dtype="string")
+    status = pd.Series(pd.NA, index=orders.index, dtype="string")
+    if "status" in orders:       # as the shop wrote it, for the error's list
+        status = frame.loc[orders.index, "status"].astype("string").str.strip()
+        status = status.mask(status == "")
     status = read_statuses(status, fmt, report, max_bad_share)
     negative = orders["amount"] < 0
     neg_completed = negative & (status == "completed")

@@ -1,8 +1,9 @@
 """The data contract: canonical tables, their columns and types, and pandera schemas for them.
 
 Only `orders` is required. Each optional table, when present, unlocks more features.
-Column kinds: `id` (kept as text: `00001` stays `00001`), `ts` (timestamp, naive UTC),
-`num` (float), `text` (free text, lower-cased category values where noted).
+Column kinds: `id` (text in one spelling: `1419`, `1419.0` and `001419` are `1419`, see
+common/ids.py), `ts` (timestamp, naive UTC), `num` (float), `text` (free text, lower-cased
+category values where noted). docs/data-contract.md describes it for users.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def read_table(input_path: Path, table: str, fmt: TableFormat) -> tuple[pd.DataF
     path = locate(input_path, table, fmt)
     if path is None:
         return None
-    raw = read_raw(path, fmt)
+    raw = read_raw(path, fmt, table)
     return map_columns(raw, table, fmt, path), path
 
 

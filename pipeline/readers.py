@@ -80,14 +80,14 @@ def _kind(path: Path, fmt: TableFormat) -> str:
     return "csv"
 
 
-def read_raw(path: Path, fmt: TableFormat) -> pd.DataFrame:
+def read_raw(path: Path, fmt: TableFormat, table: str = "orders") -> pd.DataFrame:
     """Read a file as the shop wrote it. Text is read as strings so ids keep leading zeros;
     Parquet integers stay exact integers."""
     kind = _kind(path, fmt)
     try:
         codecs.lookup(fmt.encoding)
     except LookupError:
-        raise ChurnError(f"{path}: unknown encoding {fmt.encoding!r} (data.tables.<table>."
+        raise ChurnError(f"{path}: unknown encoding {fmt.encoding!r} (data.tables.{table}."
                          "encoding); use e.g. utf-8, utf-8-sig, latin-1, cp1252, utf-16") from None
     try:
         if kind == "parquet":
@@ -106,6 +106,7 @@ def read_raw(path: Path, fmt: TableFormat) -> pd.DataFrame:
             path, sep=sep, header=0 if fmt.header else None,
             names=list(fmt.names) if fmt.names else None,
             dtype=str, encoding=fmt.encoding, skipinitialspace=True,
+            keep_default_na=False, na_values=[""],     # `NA` may be a region: cleaning decides
         )
     except ChurnError:
         raise
@@ -113,7 +114,8 @@ def read_raw(path: Path, fmt: TableFormat) -> pd.DataFrame:
         raise ChurnError(f"{path}: file is empty (no header, no rows)") from exc
     except UnicodeError as exc:
         raise ChurnError(f"{path}: not {fmt.encoding} text ({shorten(exc, 80)}); set "
-                         "data.tables.<table>.encoding, e.g. latin-1, cp1252 or utf-16") from None
+                         f"data.tables.{table}.encoding, e.g. latin-1, cp1252 or utf-16"
+                         ) from None
     except (pd.errors.ParserError, OSError, ValueError, TypeError, pa.ArrowException) as exc:
         raise ChurnError(f"{path}: cannot be read as {kind}: "
                          f"{shorten(str(exc).strip() or type(exc).__name__)}") from None
