@@ -119,7 +119,8 @@ def parse_numbers(raw: pd.Series, decimal: str, thousands: str | None, where: st
     fields = {name: pd.Series(parts.field(name).to_numpy(zero_copy_only=False),
                               index=raw.index, dtype="string")
               for name in ("s1", "pre", "s2", "open", "body", "close", "post", "s3")}
-    matched = fields["body"].notna()
+    matched = pd.Series(parts.is_valid().to_numpy(zero_copy_only=False), index=raw.index)
+    fields = {name: f.where(matched) for name, f in fields.items()}   # children ignore nulls
     pre, post = fields["pre"].fillna(""), fields["post"].fillna("")
     token = pre.where(pre != "", post)
     ok = matched & ~((pre != "") & (post != "")) & (fields["open"] == fields["close"].replace(
