@@ -46,6 +46,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from common.ids import canonical_ids
 from models.churn.btyd import BgnbdFit, btyd_features, btyd_inputs, predict
 from models.churn.metrics import sliced_metrics
 from pipeline.project import copy_project
@@ -101,9 +102,9 @@ def fetch_cdnow(cache: Path) -> Path:
 
 
 def read_cdnow(path: Path) -> pd.DataFrame:
-    """The raw file as (customer_id, day, amount), ids as text like the pipeline's."""
+    """The raw file as (customer_id, day, amount), ids in the pipeline's one spelling."""
     raw = pd.read_csv(path, sep=r"\s+", header=0, names=ORDERS_MAPPING["names"], dtype=str)
-    return pd.DataFrame({"customer_id": raw["cust"].str.strip(),
+    return pd.DataFrame({"customer_id": canonical_ids(raw["cust"]),
                          "day": pd.to_datetime(raw["day"], format="%Y%m%d"),
                          "amount": pd.to_numeric(raw["paid"], errors="coerce").fillna(0.0)})
 

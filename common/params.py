@@ -175,23 +175,26 @@ class SynthParams(Section):
 
 
 class TableFormat(Section):
-    """How one table's file is laid out (params.yaml `data.tables.<name>`)."""
+    """How one table's file is laid out (params.yaml `data.tables.<name>`; docs/data-contract.md).
+    """
 
     file: str | None = None
-    format: Literal["auto", "csv", "parquet", "whitespace"] = "auto"
+    format: Literal["auto", "csv", "parquet", "json", "whitespace"] = "auto"
     delimiter: str = ","
-    decimal: Literal[".", ","] = "."
-    thousands: str | None = None
+    decimal: Literal["auto", ".", ","] = "auto"
+    thousands: str | None = "auto"          # auto, null (none) or the separator
     header: StrictBool = True
     names: tuple[str, ...] | None = None
-    date_format: str | None = None
+    date_format: str | None = None          # null (inferred per column), dayfirst, monthfirst,
+    #                                         epoch_s, epoch_ms, excel or a strftime format
     encoding: str = "utf-8"
     columns: dict[str, str] = {}  # canonical name -> the shop's name
+    status_map: dict[str, Literal["completed", "returned", "cancelled"]] = {}   # orders only
 
 
 class DataParams(Section):
     input: str = "data/synthetic"
-    max_bad_date_share: Share = 0.01
+    max_bad_share: Share = 0.01
     tables: dict[str, TableFormat] = {}
 
 
@@ -218,7 +221,8 @@ class Params(Section):
 
 
 #: keys that moved to another section, so an old params.yaml says where
-MOVED = {"train.experiment": "tracking.experiment", "train.model_name": "tracking.model_name"}
+MOVED = {"train.experiment": "tracking.experiment", "train.model_name": "tracking.model_name",
+         "data.max_bad_date_share": "data.max_bad_share"}
 
 # --- one line per mistake ------------------------------------------------------------------
 

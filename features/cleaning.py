@@ -1,15 +1,21 @@
 """Turn a mapped table into its canonical form: typed, de-duplicated, every dropped or fixed row
-counted by reason. Pure functions: a frame in, a frame and a report out."""
+counted by reason. Pure functions: a frame in, a frame and a report out.
+
+Nothing is lost without a count, and nothing much is lost at all: every row dropped and every
+value set missing is charged to a column, and a column that loses more than
+`data.max_bad_share` of its rows, for whatever reason, stops ingest with one line naming the
+file, the column, the count, examples and what to set (`TableReport.check`).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from common.errors import ChurnError
+from common.ids import canonical_ids, lost_digits
 from common.params import TableFormat
 from features.contract import (
     CONTACT_GROUPS,
@@ -18,7 +24,34 @@ from features.contract import (
     STATUS_SYNONYMS,
     TABLES,
     canonical_dtype,
+    status_key,
 )
+from features.dates import implausible, parse_dates
+from features.numbers import parse_numbers
+
+#: what to do about a column that lost too much, by reason (the first words of the reason)
+ADVICE = {
+    "lost_digits": "ids in scientific notation (1.23E+17) or stored as floats above 2**53 "
+                   "have lost digits: export the ids as text",
+    "future": "dates after today, or years after the rest of the data: fix them in the "
+              "export, or raise data.max_bad_share to drop them",
+    "placeholder": "1900-01-01 or 1970-01-01 stand for a missing date: fix them in the "
+                   "export, or raise data.max_bad_share to drop them",
+    "duplicate_order_id": "rows repeat an order_id with other values: a file of order lines "
+                          "belongs in order_items (one row per order in orders)",
+    "unknown_order_id": "they point to orders that are not in the orders table: are the "
+                        "order ids spelled alike in both files, and from the same export?",
+    "after_last_order_date": "they are dated after the last order: is the orders file older "
+                             "than this one?",
+}
+
+
+def examples(values: pd.Series, n: int = 3) -> str:
+    """A few distinct values, each cut short, for a one-line error."""
+    values = values.dropna()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        values = values.astype(str)
+    return ", ".join(repr(str(v)[:30]) for v in pd.unique(values)[:n])
 
 
 @dataclass
@@ -29,129 +62,175 @@ class TableReport:
     dropped: Counter = field(default_factory=Counter)
     fixed: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    read_as: dict[str, str] = field(default_factory=dict)
+    #: column -> reason -> rows dropped or values set missing (checked against the limit)
+    lost: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    shown: dict[str, str] = field(default_factory=dict)    # reason -> examples
+    hints: dict[str, str] = field(default_factory=dict)    # reason -> what to set
 
-    def drop(self, frame: pd.DataFrame, mask: pd.Series, reason: str) -> pd.DataFrame:
+    def drop(self, frame: pd.DataFrame, mask: pd.Series, reason: str,
+             column: str | None = None, raw: pd.Series | None = None,
+             hint: str = "") -> pd.DataFrame:
+        """Rows under `mask` leave the table, counted; charged to `column` when given."""
         n = int(mask.sum())
         if n:
             self.dropped[reason] += n
+            if column:
+                self.charge(column, reason, mask, raw if raw is not None else frame[column],
+                            hint)
         return frame.loc[~mask]
+
+    def charge(self, column: str, reason: str, mask: pd.Series, raw: pd.Series,
+               hint: str = "") -> None:
+        n = int(mask.sum())
+        if n:
+            self.lost[column][reason] += n
+            self.shown.setdefault(reason, examples(raw[mask.reindex(raw.index,
+                                                                    fill_value=False)]))
+            if hint:
+                self.hints.setdefault(reason, hint)
+
+    def check(self, limit: float, table: str) -> None:
+        """One line for the first column that lost more than `limit` of the table's rows."""
+        rows = max(self.rows_read, 1)
+        for column, reasons in self.lost.items():
+            total = sum(reasons.values())
+            if total / rows <= limit:
+                continue
+            reason, n = reasons.most_common(1)[0]
+            advice = self.hints.get(reason) or next(
+                (text for key, text in ADVICE.items() if reason.startswith(key)),
+                "fix them in the export, or raise data.max_bad_share to drop them")
+            raise ChurnError(
+                f"{self.source}: column '{column}' of table '{table}': {total:,} of "
+                f"{self.rows_read:,} rows ({total / rows:.1%}) dropped or set missing, "
+                f"{n:,} as {reason} (e.g. {self.shown.get(reason) or 'empty'}); the limit is "
+                f"{limit:.1%} (data.max_bad_share): {advice}")
 
     def as_dict(self) -> dict:
         return {"source": self.source, "rows_read": self.rows_read, "rows_kept": self.rows_kept,
-                "dropped": dict(self.dropped), "fixed": dict(self.fixed), "notes": self.notes}
+                "dropped": dict(self.dropped), "fixed": dict(self.fixed), "notes": self.notes,
+                "read_as": self.read_as}
 
 
-def to_id(values: pd.Series) -> pd.Series:
-    """Ids as text. Text stays as written (`00001` stays `00001`); integral floats lose `.0`."""
-    if pd.api.types.is_float_dtype(values):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            values = values.astype("Int64")
-    out = values.astype("string").str.strip()
-    return out.mask(out == "")
+#: what exports write for "no value"; read as missing in id, date and number columns (text
+#: columns keep them: `NA` may be a region)
+NULL_TOKENS = ("null", "none", "nan", "n/a", "#n/a", "<na>", "na", "nat", "-", "--")
 
 
-def to_timestamp(values: pd.Series, date_format: str | None) -> pd.Series:
-    """Naive UTC timestamps; unparseable values become NaT (counted by the caller)."""
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[us]")
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.astype("datetime64[us]")
-    text = values.astype("string").str.strip()
-    if date_format:
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
-    else:
-        parsed = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
-    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+def _nulls_as_missing(raw: pd.Series, kind: str) -> pd.Series:
+    if not (pd.api.types.is_string_dtype(raw) or raw.dtype == object):
+        return raw
+    tokens = [t for t in NULL_TOKENS if not (kind == "id" and t in ("na", "-", "--"))]
+    lowered = raw.astype("string").str.strip().str.lower()
+    return raw.mask(lowered.isin(tokens).fillna(False))
 
 
-#: a number written with a decimal comma (12,50 or 1.234,50): read as garbage unless
-#: `decimal: ","` says so, which would silently drop rows
-DECIMAL_COMMA = r"\s*-?\d{1,3}(\.\d{3})*,\d+\s*|\s*-?\d+,\d+\s*"
-
-
-def to_number(values: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
-    """Floats; text is read with the shop's decimal mark and thousands separator. Values that
-    are not numbers, and infinities (`inf`, `1e309`), become missing (counted by the caller)."""
-    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        text = values.astype("string").str.strip()
-        if thousands:
-            text = text.str.replace(thousands, "", regex=False)
-        if decimal != ".":
-            text = text.str.replace(".", "\x00", regex=False).str.replace(
-                decimal, ".", regex=False)
-        values = text
-    number = pd.to_numeric(values, errors="coerce").astype("float64")
-    return number.mask(~np.isfinite(number))
+def _present(raw: pd.Series) -> pd.Series:
+    """Values the file actually holds (not empty)."""
+    if pd.api.types.is_string_dtype(raw) or raw.dtype == object:
+        return raw.notna() & (raw.astype("string").str.strip() != "").fillna(False)
+    return raw.notna()
 
 
 def _typed(frame: pd.DataFrame, table: str, report: TableReport, fmt: TableFormat,
-           max_bad_date_share: float) -> pd.DataFrame:
-    """Convert every column to its canonical type. Bad required values drop the row."""
+           now: pd.Timestamp) -> pd.DataFrame:
+    """Convert every column to its canonical type. A required value that is missing or bad
+    drops the row; an optional one is set missing. Both are counted and charged."""
     spec = TABLES[table]
-    out = {}
+    setting = f"data.tables.{table}"
+    out, why = {}, {}      # why: column -> [(reason, mask)] for rows a required value lacks
     for col in frame.columns:
-        kind = spec.columns[col]
-        raw = frame[col]
+        kind, raw = spec.columns[col], frame[col]
+        if kind != "text":
+            raw = _nulls_as_missing(raw, kind)
+        where = f"{report.source}: column '{col}'"
+        present = _present(raw)
+        flags: list[tuple[str, pd.Series, str]] = []
         if kind == "id":
-            out[col] = to_id(raw)
+            lost = lost_digits(raw)
+            value = canonical_ids(raw).mask(lost)
+            flags.append((f"lost_digits_{col}", lost, ""))
         elif kind == "ts":
-            parsed = to_timestamp(raw, fmt.date_format)
-            bad = parsed.isna() & raw.notna()
-            if col in spec.required:
-                bad = parsed.isna()
-            share = bad.mean() if len(bad) else 0.0
-            if bad.any() and share > max_bad_date_share:
-                examples = ", ".join(repr(v) for v in raw[bad].head(5).tolist())
-                raise ChurnError(
-                    f"{report.source}: column '{col}': {int(bad.sum())} of {len(bad)} dates "
-                    f"({share:.1%}) don't parse (first: {examples}); the limit is "
-                    f"{max_bad_date_share:.1%} (data.max_bad_date_share). Set "
-                    f"data.tables.{table}.date_format, e.g. '%Y%m%d'"
-                )
-            if bad.any() and col not in spec.required:
-                report.fixed[f"unparseable_{col}_set_missing"] += int(bad.sum())
-            out[col] = parsed
+            dates = parse_dates(raw, fmt.date_format, where, f"{setting}.date_format")
+            report.read_as[col] = dates.how
+            future, placeholder = implausible(dates.values, now)
+            value = dates.values.mask(future | placeholder)
+            hint = (f"{dates.hint}; " if dates.hint else "") + \
+                f"set {setting}.date_format (dayfirst, monthfirst, epoch_s, '%d.%m.%Y' ...)"
+            flags += [("future_date" if col in spec.required else f"future_{col}", future, ""),
+                      ("placeholder_date" if col in spec.required else f"placeholder_{col}",
+                       placeholder, ""),
+                      (f"unparseable_{col}", present & dates.values.isna(), hint)]
         elif kind == "num":
-            number = to_number(raw, fmt.decimal, fmt.thousands)
-            garbage = number.isna() & raw.notna()
-            comma = garbage & raw.astype("string").str.fullmatch(DECIMAL_COMMA).fillna(False)
-            share = comma.mean() if len(comma) else 0.0
-            if share > max_bad_date_share:
-                examples = ", ".join(repr(v) for v in raw[comma].head(5).tolist())
-                raise ChurnError(
-                    f"{report.source}: column '{col}': {int(comma.sum())} of {len(raw)} "
-                    f"values ({share:.1%}) are written with a decimal comma (first: "
-                    f"{examples}); set data.tables.{table}.decimal: ',' (and thousands: '.')")
-            if garbage.any() and col not in spec.required:
-                report.fixed[f"non_numeric_{col}_set_missing"] += int(garbage.sum())
-            out[col] = number
+            numbers = parse_numbers(raw, fmt.decimal, fmt.thousands, where, setting)
+            report.read_as[col] = numbers.how
+            value = numbers.values
+            reason = f"missing_{col}" if col in spec.required else f"non_numeric_{col}"
+            flags.append((reason, present & value.isna(), numbers.hint))
         else:
-            out[col] = raw.astype("string").str.strip().str.lower().replace("", pd.NA)
+            value = raw.astype("string").str.strip().str.lower().replace("", pd.NA)
+        taken = pd.Series(False, index=frame.index)
+        for reason, mask, hint in flags:
+            mask = mask & ~taken
+            taken |= mask
+            if col in spec.required:
+                why.setdefault(col, []).append((reason, mask))
+                report.charge(col, reason, mask, raw, hint)
+            elif mask.any():
+                report.fixed[f"{reason}_set_missing"] += int(mask.sum())
+                report.charge(col, f"{reason}_set_missing", mask, raw, hint)
+        out[col] = value
     typed = pd.DataFrame(out, index=frame.index)
     for col, kind in spec.required.items():
+        for reason, mask in why.get(col, []):
+            n = int(mask.reindex(typed.index, fill_value=False).sum())
+            if n:
+                report.dropped[reason] += n
+            typed = typed.loc[~mask.reindex(typed.index, fill_value=False)]
         missing = typed[col].isna()
-        reason = {"ts": f"unparseable_{col}", "num": f"missing_{col}"}.get(kind, f"missing_{col}")
-        typed = report.drop(typed, missing, reason)
+        reason = {"ts": f"unparseable_{col}"}.get(kind, f"missing_{col}")
+        typed = report.drop(typed, missing, reason, col, frame[col])
     return typed.astype({c: canonical_dtype(spec.columns[c]) for c in typed.columns})
 
 
+def read_statuses(status: pd.Series, fmt: TableFormat, report: TableReport,
+                  limit: float) -> pd.Series:
+    """The contract's status for every order: the shop's status_map first, then the platforms'
+    synonyms; empty is completed. More unknown values than `limit` stop with the list."""
+    mapping = {**STATUS_SYNONYMS, **{status_key(k): v for k, v in fmt.status_map.items()}}
+    codes, values = pd.factorize(status.fillna("completed"))
+    known = pd.Series([mapping.get(status_key(v)) for v in values], dtype="string").take(
+        codes).set_axis(status.index)
+    unknown = known.isna()
+    if unknown.any():
+        counts = status[unknown].value_counts()
+        listed = ", ".join(f"{v!r} {n:,}" for v, n in counts.head(8).items())
+        share = unknown.mean()
+        if share > limit:
+            more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+            raise ChurnError(
+                f"{report.source}: column 'status': {int(unknown.sum()):,} of {len(status):,} "
+                f"orders ({share:.1%}) have statuses I don't know: {listed}{more}; map them in "
+                f"data.tables.orders.status_map, e.g. {{{counts.index[0]!s}: completed}} "
+                "(completed, returned or cancelled)")
+        report.fixed["unknown_status_as_completed"] += int(unknown.sum())
+        report.notes.append(f"unknown status values read as 'completed': {listed}")
+    return known.fillna("completed").astype("string")
+
+
 def clean_orders(frame: pd.DataFrame, report: TableReport, fmt: TableFormat = TableFormat(),
-                 max_bad_date_share: float = 0.01) -> pd.DataFrame:
+                 max_bad_share: float = 0.01, now: pd.Timestamp | None = None
+                 ) -> pd.DataFrame:
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     report.rows_read = len(frame)
     frame = report.drop(frame, frame.duplicated(keep="first"), "exact_duplicate_rows")
-    orders = _typed(frame, "orders", report, fmt, max_bad_date_share)
-
-    status = orders["status"] if "status" in orders else pd.Series(pd.NA, index=orders.index,
-                                                                       dtype="string")
-    status = status.replace(STATUS_SYNONYMS).fillna("completed")
-    unknown = ~status.isin(ORDER_STATUSES)
-    if unknown.any():
-        report.fixed["unknown_status_as_completed"] += int(unknown.sum())
-        report.notes.append(
-            f"unknown status values {sorted(status[unknown].unique().tolist())[:5]} "
-            "read as 'completed'")
-        status = status.mask(unknown, "completed")
+    orders = _typed(frame, "orders", report, fmt, now)
+    status = pd.Series(pd.NA, index=orders.index, dtype="string")
+    if "status" in orders:       # as the shop wrote it, for the error's list
+        status = frame.loc[orders.index, "status"].astype("string").str.strip()
+        status = status.mask(status == "")
+    status = read_statuses(status, fmt, report, max_bad_share)
     negative = orders["amount"] < 0
     neg_completed = negative & (status == "completed")
     if neg_completed.any():
@@ -177,37 +256,39 @@ def clean_orders(frame: pd.DataFrame, report: TableReport, fmt: TableFormat = Ta
             orders.loc[missing, "order_id"] = [f"gen{i}" for i in range(int(missing.sum()))]
             report.fixed["missing_order_id_generated"] += int(missing.sum())
         orders = report.drop(orders, orders["order_id"].duplicated(keep="first"),
-                             "duplicate_order_id")
+                             "duplicate_order_id", "order_id")
     orders = orders.sort_values(["order_ts", "customer_id"], kind="stable")
     report.rows_kept = len(orders)
     return orders.reset_index(drop=True)
 
 
 def clean_table(table: str, frame: pd.DataFrame, report: TableReport,
-                fmt: TableFormat = TableFormat(), max_bad_date_share: float = 0.01
+                fmt: TableFormat = TableFormat(), now: pd.Timestamp | None = None
                 ) -> pd.DataFrame:
     """Canonical form of an optional table (orders has its own rules: `clean_orders`)."""
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     report.rows_read = len(frame)
     frame = report.drop(frame, frame.duplicated(keep="first"), "exact_duplicate_rows")
-    out = _typed(frame, table, report, fmt, max_bad_date_share)
+    out = _typed(frame, table, report, fmt, now)
     if table == "order_items":
-        out = report.drop(out, out["quantity"] <= 0, "non_positive_quantity")
-        out = report.drop(out, out["unit_price"] < 0, "negative_unit_price")
+        out = report.drop(out, out["quantity"] <= 0, "non_positive_quantity", "quantity")
+        out = report.drop(out, out["unit_price"] < 0, "negative_unit_price", "unit_price")
         if "discount" in out:
             out["discount"] = out["discount"].abs()
     elif table == "products":
-        out = report.drop(out, out["product_id"].duplicated(keep="first"), "duplicate_product_id")
+        out = report.drop(out, out["product_id"].duplicated(keep="first"),
+                          "duplicate_product_id", "product_id")
         for col in ("list_price", "unit_cost"):
             if col in out:
                 out[col] = out[col].mask(out[col] < 0)
     elif table == "reviews":
-        out = report.drop(out, ~out["rating"].between(1, 5), "rating_out_of_range")
+        out = report.drop(out, ~out["rating"].between(1, 5), "rating_out_of_range", "rating")
     elif table == "returns" and "amount" in out:
         out["amount"] = out["amount"].abs()
     elif table == "contacts":
         group = out["group"].replace(GROUP_SYNONYMS)
         out = report.drop(out.assign(group=group), ~group.isin(CONTACT_GROUPS),
-                          "unknown_contact_group")
+                          "unknown_contact_group", "group")
         if "cost" in out:
             out["cost"] = out["cost"].abs()
     report.rows_kept = len(out)
@@ -217,7 +298,8 @@ def clean_table(table: str, frame: pd.DataFrame, report: TableReport,
 def drop_unknown_orders(frame: pd.DataFrame, orders: pd.DataFrame,
                         report: TableReport) -> pd.DataFrame:
     """Rows pointing to orders that are not in the orders table cannot be attributed: drop them."""
-    out = report.drop(frame, ~frame["order_id"].isin(orders["order_id"]), "unknown_order_id")
+    out = report.drop(frame, ~frame["order_id"].isin(orders["order_id"]), "unknown_order_id",
+                      "order_id")
     report.rows_kept = len(out)
     return out.reset_index(drop=True)
 
@@ -226,6 +308,15 @@ def drop_future_rows(frame: pd.DataFrame, column: str, last_order_ts: pd.Timesta
                      report: TableReport) -> pd.DataFrame:
     """Events after the day of the data's last order are clock or export errors: drop them."""
     end_of_day = last_order_ts.normalize() + pd.Timedelta(days=1)
-    out = report.drop(frame, frame[column] >= end_of_day, "after_last_order_date")
+    late = frame[column] >= end_of_day
+    if late.any():
+        report.hints.setdefault("after_last_order_date", (
+            f"they are dated after the last order ({last_order_ts.date()}): is the orders "
+            "file older than this one?"))
+    out = report.drop(frame, late, "after_last_order_date", column)
     report.rows_kept = len(out)
     return out.reset_index(drop=True)
+
+
+__all__ = ["ORDER_STATUSES", "TableReport", "clean_orders", "clean_table",
+           "drop_future_rows", "drop_unknown_orders", "examples", "read_statuses"]

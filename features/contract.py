@@ -1,24 +1,62 @@
 """The data contract: canonical tables, their columns and types, and pandera schemas for them.
 
 Only `orders` is required. Each optional table, when present, unlocks more features.
-Column kinds: `id` (kept as text: `00001` stays `00001`), `ts` (timestamp, naive UTC),
-`num` (float), `text` (free text, lower-cased category values where noted).
+Column kinds: `id` (text in one spelling: `1419`, `1419.0` and `001419` are `1419`, see
+common/ids.py), `ts` (timestamp, naive UTC), `num` (float), `text` (free text, lower-cased
+category values where noted). docs/data-contract.md describes it for users.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 import pandera.pandas as pa
 
 ORDER_STATUSES = ("completed", "returned", "cancelled")
+#: the shop platforms' own order statuses -> the contract's. `cancelled` is every order that
+#: is no purchase: cancelled, failed, voided, or never paid (pending, on hold). Keys are written
+#: as `status_key` spells them. Ambiguous words (`closed`: archived on Shopify, refunded on
+#: Magento; `new`) are left out on purpose: map them in data.tables.orders.status_map.
 STATUS_SYNONYMS = {
-    "complete": "completed", "paid": "completed", "shipped": "completed",
-    "delivered": "completed", "ok": "completed", "success": "completed",
-    "return": "returned", "refunded": "returned", "refund": "returned",
-    "canceled": "cancelled", "cancel": "cancelled", "void": "cancelled",
+    # generic
+    "complete": "completed", "completed": "completed", "paid": "completed",
+    "shipped": "completed", "delivered": "completed", "ok": "completed",
+    "success": "completed", "successful": "completed", "done": "completed",
+    "return": "returned", "returned": "returned", "refund": "returned", "refunded": "returned",
+    "cancel": "cancelled", "canceled": "cancelled", "cancelled": "cancelled",
+    "void": "cancelled", "voided": "cancelled", "failed": "cancelled",
+    "declined": "cancelled", "rejected": "cancelled", "expired": "cancelled",
+    "abandoned": "cancelled", "unpaid": "cancelled",
+    # Shopify (financial and fulfillment statuses)
+    "authorized": "completed", "partially_paid": "completed",
+    "partially_refunded": "completed", "fulfilled": "completed", "partial": "completed",
+    "unfulfilled": "completed", "restocked": "returned",
+    # WooCommerce (also with its `wc-` prefix)
+    "processing": "completed", "pending": "cancelled", "on_hold": "cancelled",
+    "checkout_draft": "cancelled", "draft": "cancelled", "trash": "cancelled",
+    # Magento
+    "pending_payment": "cancelled", "payment_review": "cancelled", "holded": "cancelled",
+    "fraud": "cancelled", "suspected_fraud": "cancelled",
+    # Taobao, Tmall, JD (交易 = trade, 退款 = refund, 取消 = cancel, 关闭 = closed before paying)
+    "交易成功": "completed", "已完成": "completed", "完成": "completed", "已签收": "completed",
+    "已收货": "completed", "确认收货": "completed", "已发货": "completed",
+    "卖家已发货": "completed", "等待买家确认收货": "completed", "买家已付款": "completed",
+    "已付款": "completed", "等待卖家发货": "completed", "待发货": "completed",
+    "退款": "returned", "退款成功": "returned", "已退款": "returned", "退货": "returned",
+    "已退货": "returned", "退款中": "returned", "退货退款": "returned",
+    "已取消": "cancelled", "取消": "cancelled", "交易关闭": "cancelled",
+    "已关闭": "cancelled", "交易取消": "cancelled", "等待买家付款": "cancelled",
+    "待付款": "cancelled", "未付款": "cancelled", "付款失败": "cancelled",
 }
+
+
+def status_key(value: str) -> str:
+    """How a status is compared: lower case, blanks, dashes and underscores alike, without
+    WooCommerce's `wc-` prefix (`On-Hold`, `wc-on-hold` and `on hold` are one status)."""
+    key = re.sub(r"[\s_-]+", "_", str(value).strip().lower()).strip("_")
+    return key[3:] if key.startswith("wc_") else key
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,14 @@ def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
             write_json(summary, paths.ingest_report)
     except ChurnError as exc:
         fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the edge: one line, the traceback in a log file
+        import traceback
+
+        log_file = Path("logs") / "ingest-error.log"
+        log_file.parent.mkdir(exist_ok=True)
+        log_file.write_text(traceback.format_exc())
+        first = " ".join(str(exc).split())[:300]
+        fail(f"ingest failed: {type(exc).__name__}: {first} (traceback in {log_file})", code=3)
     table = Table("table", "read", "kept", "dropped", "fixed", title=f"ingest of {input_path}")
     for name, r in summary["tables"].items():
         table.add_row(name, f"{r['rows_read']:,}", f"{r['rows_kept']:,}",

@@ -10,11 +10,12 @@ import pandas as pd
 import pandera.errors
 
 from common.errors import ChurnError
+from common.ids import canonical_ids
 from common.params import DataParams, TableFormat
 from features import cleaning
 from features.contract import OPTIONAL_TABLES, TABLES, validate
 from pipeline.io import write_parquet
-from pipeline.readers import SUFFIXES, locate, map_columns, read_raw
+from pipeline.readers import SUFFIXES, locate, map_columns, read_raw, shorten
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,32 @@ def read_table(input_path: Path, table: str, fmt: TableFormat) -> tuple[pd.DataF
     path = locate(input_path, table, fmt)
     if path is None:
         return None
-    raw = read_raw(path, fmt)
+    raw = read_raw(path, fmt, table)
     return map_columns(raw, table, fmt, path), path
 
 
-def ingest(input_path: Path, data: DataParams) -> tuple[dict[str, pd.DataFrame], dict]:
-    """All tables of a shop in canonical form, and the ingest report."""
+def ingest(input_path: Path, data: DataParams, now: pd.Timestamp | None = None
+           ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """All tables of a shop in canonical form, and the ingest report. `now` (naive UTC, the
+    wall clock by default) bounds the dates: later ones are dropped as `future_date`."""
+    try:
+        return _ingest(input_path, data, now)
+    except ChurnError as exc:      # one line, of a length a terminal shows
+        raise ChurnError(shorten(str(exc), 600)) from None
+
+
+def _ingest(input_path: Path, data: DataParams, now: pd.Timestamp | None
+            ) -> tuple[dict[str, pd.DataFrame], dict]:
+    now = now if now is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
     fmts = {t: data.tables.get(t, TableFormat()) for t in TABLES}
     unknown = sorted(set(data.tables) - set(TABLES))
     if unknown:
         raise ChurnError(f"params.yaml data.tables: unknown table(s) {unknown}; the contract's "
                          f"tables are {list(TABLES)}")
+    mapped = [t for t in TABLES if t != "orders" and fmts[t].status_map]
+    if mapped:
+        raise ChurnError(f"params.yaml data.tables.{mapped[0]}.status_map: only orders have a "
+                         "status; move it to data.tables.orders.status_map")
 
     read = read_table(input_path, "orders", fmts["orders"])
     if read is None:
@@ -54,7 +70,8 @@ def ingest(input_path: Path, data: DataParams) -> tuple[dict[str, pd.DataFrame],
     report = cleaning.TableReport(str(path))
     if raw_orders.empty:
         raise ChurnError(f"{path}: orders file has a header but no rows")
-    orders = cleaning.clean_orders(raw_orders, report, fmts["orders"], data.max_bad_date_share)
+    orders = cleaning.clean_orders(raw_orders, report, fmts["orders"], data.max_bad_share, now)
+    report.check(data.max_bad_share, "orders")
     if orders.empty:
         raise ChurnError(f"{path}: no usable orders left after cleaning: {dict(report.dropped)}")
     _contract_check("orders", orders, str(path))
@@ -72,12 +89,13 @@ def ingest(input_path: Path, data: DataParams) -> tuple[dict[str, pd.DataFrame],
         if raw.empty:
             report.notes.append("file has no rows: treated as absent")
             continue
-        frame = cleaning.clean_table(table, raw, report, fmts[table], data.max_bad_date_share)
+        frame = cleaning.clean_table(table, raw, report, fmts[table], now)
         if "order_id" in TABLES[table].required:
             frame = cleaning.drop_unknown_orders(frame, orders, report)
         if TABLES[table].event_time:
             frame = cleaning.drop_future_rows(frame, TABLES[table].event_time, last_order_ts,
                                               report)
+        report.check(data.max_bad_share, table)
         _contract_check(table, frame, str(path))
         tables[table] = frame
 
@@ -119,6 +137,9 @@ def write_canonical(tables: dict[str, pd.DataFrame], out_dir: Path,
             target.unlink(missing_ok=True)
     truth = input_path / TRUTH_FILE if input_path is not None and input_path.is_dir() else None
     if truth is not None and truth.exists():
-        write_parquet(pd.read_parquet(truth), out_dir / TRUTH_FILE)
+        known = pd.read_parquet(truth)
+        if "customer_id" in known:       # in the ids' one spelling, as the tables are
+            known["customer_id"] = canonical_ids(known["customer_id"])
+        write_parquet(known, out_dir / TRUTH_FILE)
     else:
         (out_dir / TRUTH_FILE).unlink(missing_ok=True)

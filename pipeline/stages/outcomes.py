@@ -20,7 +20,7 @@ from models.campaigns.outcomes import (
     uplift_table,
 )
 from models.churn.realised import realized_accuracy
-from pipeline.contacts import contact_history, past_scores
+from pipeline.contacts import contact_history, past_scores, screen_contacts
 from pipeline.engines import connect_canonical
 from pipeline.io import write_csv, write_figure, write_json
 from pipeline.plots import uplift_figure
@@ -36,10 +36,12 @@ def main(stage: Stage) -> None:
     con, tables = connect_canonical(paths.canonical, params)
     contacts, source = contact_history(tables, paths.history)
     results = pd.DataFrame(columns=UPLIFT_COLUMNS)
-    measured = 0
+    measured, screened = 0, []
     if contacts is not None:
-        rows = expand_shared_controls(outcomes(contacts, tables["orders"], tables.get("events"),
-                                               run.as_of, cp.response_days, cp.outcome))
+        rows, screened = screen_contacts(outcomes(
+            contacts, tables["orders"], tables.get("events"), run.as_of, cp.response_days,
+            cp.outcome), tables["orders"])
+        rows = expand_shared_controls(rows)
         columns = set(rows.columns)
         segments = {c: DEFAULT_SEGMENTS[c] for c in DEFAULT_SEGMENTS if c in columns}
         results = uplift_table(rows, segments, cp.min_per_arm)
@@ -58,6 +60,7 @@ def main(stage: Stage) -> None:
         "response_days": cp.response_days, "outcome": cp.outcome,
         "overall": overall.round(4).to_dict("records"),
         "pooled_segments": int(results["pooled"].sum()) if len(results) else 0,
+        "unknown_customers": screened,
         "past_scores": accuracy.round(4).astype({"as_of": str}).to_dict("records")
         if len(accuracy) else [],
     }, paths.campaigns_report)

@@ -17,8 +17,9 @@ runner = CliRunner()
 
 def test_ingest_bad_input_is_one_line_and_non_zero(tmp_path):
     data = write_csv(tmp_path / "shop" / "orders.csv", "customer_id,when,amount\n1,2024-01-01,1\n")
-    result = churn("ingest", "--data", str(data.parent), "--params",
-                   str(Path(__file__).parents[2] / "params.yaml"), cwd=tmp_path)
+    root = Path(__file__).parents[2]
+    result = churn("ingest", "--data", str(data.parent), "--params", str(root / "params.yaml"),
+                   cwd=tmp_path, PYTHONPATH=str(root))     # this tree's code, as its params
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "required column 'order_ts'" in result.stderr and "found columns" in result.stderr
