@@ -6,7 +6,9 @@ snapshot: one aggregate at a cutoff T over the shared rows dated at or before T,
 customer_id. With the cause evidence on, a block's snapshot also carries the evidence measures
 of its table (features/signals.py), computed in the same aggregate: the rows of the customer's
 episode need the episode start, which the snapshot reads from the orders aggregate at T (the
-`anchor`), as the events block always read the date of the last order from it.
+`anchor`), as the events block always read the date of the last order from it. A block joins the
+anchor whole, never a selection of it: Ibis folds a selection into the projection below it, and
+the engine would then compute the orders aggregate a second time instead of reusing it.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def returns_snapshot(ret: ir.Table, reasons: ir.Table | None, day: date,
                    status_returned=_.by_status.sum(),
                    last_status_returned=_.order_date.max(where=_.by_status == 1))
     if anchor is not None:
-        r = r.join(anchor.select("customer_id", "episode_start"), "customer_id")
+        r = r.join(anchor, "customer_id")
         metrics["returns_in_episode"] = r.count(where=r.order_date >= r.episode_start)
     out = [r.group_by("customer_id").aggregate(**metrics)]
     if reasons is not None:
@@ -148,7 +150,7 @@ def reviews_snapshot(reviews: ir.Table, day: date, anchor: ir.Table | None) -> i
                    low_ratings=(_.rating <= 2).cast("int64").sum(), n=_.count(),
                    total=_.rating.sum())
     if anchor is not None:
-        j = j.join(anchor.select("customer_id", "episode_start"), "customer_id")
+        j = j.join(anchor, "customer_id")
         in_episode = j.review_date >= j.episode_start
         metrics.update(
             low_ratings_in_episode=(in_episode & (j.rating <= 2)).cast("int64").sum(),
@@ -184,8 +186,7 @@ def events_snapshot(daily: ir.Table, complaints: ir.Table | None, day: date,
     """Engagement since the last order and in the last 90 days; complaints; coupons. With the
     evidence, engagement after the last non-cancelled order, complaints in the episode and what
     event details point at, all and after the last order."""
-    cols = ["customer_id", "last_date"] + (["last_any", "episode_start"] if evidence else [])
-    j = daily.filter(daily.event_date <= day).join(anchor.select(*cols), "customer_id")
+    j = daily.filter(daily.event_date <= day).join(anchor, "customer_id")
     since = j.event_date > j.last_date
     recent = j.event_date > lit(day - timedelta(days=90))   # fewer than 90 days before T
 

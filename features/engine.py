@@ -247,7 +247,8 @@ def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
     """Quintile scores per cutoff and the membership tier they set."""
     # rank spend in cents: engines add floats in different orders, and the last bits must not
     # move a customer across a quintile boundary
-    ranked = base.mutate(spend_cents=(base.monetary_total * 100).round().cast("int64"))
+    ranked = base if "spend_cents" in base.columns else base.mutate(
+        spend_cents=(base.monetary_total * 100).round().cast("int64"))
     out = ranked
     for score, column, descending in (("r_score", "recency_days", True),
                                       ("f_score", "frequency", False),
@@ -331,6 +332,9 @@ def _blocks(plan: Plan, c: Cutoff, purchases: ir.Table, base: ir.Table) -> list[
 def snapshot(plan: Plan, c: Cutoff) -> ir.Table:
     """The features table's rows at one cutoff (see `build`)."""
     purchases = purchase_features(orders_snapshot(plan.relations["orders"], c, plan.evidence))
+    # one relation for the ranks, the output and the blocks' anchor: computed once
+    purchases = purchases.mutate(
+        spend_cents=(purchases.monetary_total * 100).round().cast("int64"))
     base = rfm_scores(purchases, plan.p.membership_tiers)
     out = base
     for block in _blocks(plan, c, purchases, base):
