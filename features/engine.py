@@ -1,18 +1,25 @@
-"""Point-in-time features and labels for many cutoffs, written once in Ibis.
+"""Point-in-time features, labels and the cause evidence for many cutoffs, written once in Ibis.
 
-Each snapshot is one aggregate over the events at or before its cutoff T (a filter with T as a
-literal), and the snapshots are stacked with UNION ALL: a feature at T can only see events at or
-before T, labels look only at (T, T + horizon]. Stacking per-cutoff aggregates, rather than
-joining events to a cutoffs table on `event_date <= cutoff`, never builds events x cutoffs rows
-(at 10M orders x 12 cutoffs that join spilled tens of GB to disk). Per-order facts that need
-neighbours (the gap to the previous order, the date of the next one) come from one window pass
-shared by every snapshot. The expressions keep to what DuckDB and PySpark both run: dates cast
+A run is a `Plan`: the shared passes over the shop's tables, built once for every cutoff (one
+window over the orders for the gap to the previous order and the date of the next one, the items
+with their first purchase, the returned orders, the events per customer and day), and then one
+snapshot per cutoff T: an aggregate per block over the shared rows dated at or before T (T a
+literal in a filter), the blocks joined on customer_id. A feature at T can only see events at or
+before T, labels look only at (T, T + horizon]. The snapshots never build events x cutoffs rows;
+`build` stacks them with UNION ALL, and the features stage writes them one by one, so memory
+holds one snapshot's wide rows, never all of them (pipeline/engines.py `write_snapshots`).
+
+The cause evidence (features/signals.py) is computed in the same aggregates: the order window
+also carries the non-cancelled orders a return status leaves out of the completed-order
+features (ordered after them, flagged, so one sort serves both), and each block's aggregate adds
+the evidence of its table. The expressions keep to what DuckDB and PySpark both run: dates cast
 before day differences, no as-of joins, plain windows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,7 +28,11 @@ import ibis.expr.types as ir
 from ibis import _
 
 from common.params import FeatureParams
+from features import blocks
+from features.blocks import days as _days
+from features.blocks import lit as _lit
 from features.registry import available
+from features.signals import KEEP_NULL, TEXTS, anchor, order_columns, patterns
 
 KEY = ["customer_id", "cutoff"]
 WINDOWS_DAYS = (30, 90, 180, 365)
@@ -35,20 +46,12 @@ class Cutoff:
     labelled: bool
 
 
-def _days(later: ir.Value, earlier: ir.Value) -> ir.Value:
-    return later.delta(earlier, unit="day")
-
-
-def _lit(day: date) -> ir.Value:
-    return ibis.literal(day, type="date")
-
-
 def snapshots(cutoffs: list[date], as_of: date, horizon_days: int) -> list[Cutoff]:
     return [Cutoff(t, t + timedelta(days=horizon_days), t + timedelta(days=horizon_days) <= as_of)
             for t in cutoffs]
 
 
-def per_cutoff(cuts: list[Cutoff], snapshot: Callable[[Cutoff], ir.Table]) -> ir.Table:
+def per_cutoff(cuts: list[Cutoff], snapshot) -> ir.Table:
     """One `snapshot(T)` table per cutoff, tagged with T and stacked."""
     parts = [snapshot(c).mutate(cutoff=_lit(c.day)) for c in cuts]
     return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
@@ -84,34 +87,78 @@ def _sale_weeks(orders: ir.Table, p: FeatureParams) -> ir.Table:
     return weekly.select("week", is_sale=is_sale.fill_null(False).cast("int8"))
 
 
-def order_rows(orders: ir.Table, p: FeatureParams) -> ir.Table:
+def order_rows(orders_all: ir.Table, as_of: date, p: FeatureParams,
+               others: bool = False) -> ir.Table:
     """Completed orders, narrowed to what snapshots aggregate, with the day gap to the customer's
     previous order and the date of their next one (one window). Amount breaks timestamp ties:
-    orders that tie on both are interchangeable for every feature, so both engines agree."""
-    w = ibis.window(group_by="customer_id", order_by=["order_ts", "amount"])
-    sale = _sale_weeks(orders, p)
-    cols = ["customer_id", "order_date", "amount"]
-    if "discount" in orders.columns:
-        cols.append(orders.discount.fill_null(0).name("discount"))
-    return orders.select(
-        *cols,
-        gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"),
-        next_date=_.order_date.lead().over(w),
-        is_sale=_.order_date.truncate("W").isin(sale.filter(sale.is_sale == 1).week)
-        .cast("int8"),
+    orders that tie on both are interchangeable for every feature, so both engines agree.
+
+    With `others` (the evidence, on a shop with an order status) the other non-cancelled orders
+    come along, sorted before the customer's completed ones by the same window: their date is in
+    `other_date` (null `order_date`, `amount`: no completed-order measure sees them), with the
+    date of the next such order in `other_next`; a completed order's neighbours are then still
+    its completed neighbours."""
+    done = completed_orders(orders_all, as_of)
+    sale = _sale_weeks(done, p)
+    sale_weeks = sale.filter(sale.is_sale == 1).week
+    if not (others and "status" in orders_all.columns):
+        w = ibis.window(group_by="customer_id", order_by=["order_ts", "amount"])
+        cols = ["customer_id", "order_date", "amount"]
+        if "discount" in done.columns:
+            cols.append(done.discount.fill_null(0).name("discount"))
+        return done.select(
+            *cols,
+            gap=_days(_.order_date, _.order_date.lag().over(w)).cast("float64"),
+            next_date=_.order_date.lead().over(w),
+            is_sale=_.order_date.truncate("W").isin(sale_weeks).cast("int8"),
+        )
+    o = orders_all.mutate(order_date=_.order_ts.cast("date"))
+    o = o.filter((o.order_date <= as_of) & (o.status.isnull() | (o.status != "cancelled")))
+    o = o.mutate(done=(o.status == "completed").fill_null(False).cast("int8"))
+    w = ibis.window(group_by="customer_id", order_by=["done", "order_ts", "amount"])
+    is_done = o.done == 1
+    none_date = ibis.null().cast("date")
+    cols = {}
+    if "discount" in o.columns:
+        cols["discount"] = ibis.ifelse(is_done, o.discount.fill_null(0), ibis.null())
+    prev_done = o.done.lag().over(w) == 1
+    return o.select(
+        "customer_id",
+        order_date=ibis.ifelse(is_done, o.order_date, none_date),
+        amount=ibis.ifelse(is_done, o.amount, ibis.null()).cast("float64"),
+        **cols,
+        gap=ibis.ifelse(is_done & prev_done, _days(o.order_date, o.order_date.lag().over(w)),
+                        ibis.null()).cast("float64"),
+        # an other order is never the customer's last completed one
+        next_date=ibis.ifelse(is_done, o.order_date.lead().over(w), o.order_date),
+        is_sale=ibis.ifelse(is_done, o.order_date.truncate("W").isin(sale_weeks).cast("int8"),
+                            ibis.null()).cast("int8"),
+        other_date=ibis.ifelse(is_done, none_date, o.order_date),
+        other_next=ibis.ifelse(~is_done & (o.done.lead().over(w) == 0),
+                               o.order_date.lead().over(w), none_date),
     )
 
 
-def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
-    """RFM, timing, spend windows, sale-week and discount behaviour at T, and the label."""
-    r = rows.filter(rows.order_date <= c.day)
-    age = _days(_lit(c.day), r.order_date)
+def orders_snapshot(rows: ir.Table, c: Cutoff, evidence: bool = False) -> ir.Table:
+    """RFM, timing, spend windows, sale-week and discount behaviour at T, the label and, with
+    the evidence, the orders' part of it (non-cancelled orders, last order, episode start)."""
+    others = "other_date" in rows.columns
+    T = c.day
+    if others:
+        r = rows.filter((rows.order_date <= T) | (rows.other_date <= T))
+    else:
+        r = rows.filter(rows.order_date <= T)
+    count = r.order_date.count if others else r.count
     # the customer's last order at T: the one whose next order is after T (or never)
-    last = r.next_date.isnull() | (r.next_date > c.day)
+    last = r.next_date.isnull() | (r.next_date > T)
+
+    def within(d: int) -> ir.Value:   # fewer than d days before T
+        return r.order_date > _lit(T - timedelta(days=d))
+
     metrics = dict(
-        frequency=_.count(),
+        frequency=count(),
         # distinct order days: a same-day order has gap 0 (a filtered count, not a distinct)
-        purchase_days=r.count(where=r.gap.isnull() | (r.gap > 0)),
+        purchase_days=count(where=r.gap.isnull() | (r.gap > 0)),
         first_date=r.order_date.min(),
         last_date=r.order_date.max(),
         monetary_total=r.amount.sum(),
@@ -122,29 +169,40 @@ def orders_snapshot(rows: ir.Table, c: Cutoff) -> ir.Table:
         gap_median=r.gap.median(),
         gap_std=r.gap.std(),
         sale_orders=r.is_sale.sum(),
-        spend_prev180=r.amount.sum(where=(age >= 180) & (age < 360)),
+        spend_prev180=r.amount.sum(where=within(360) & ~within(180)),
         next_after=r.next_date.max(where=last),
     )
     for d in WINDOWS_DAYS:
-        metrics[f"orders_{d}d"] = r.count(where=age < d)
-        metrics[f"spend_{d}d"] = r.amount.sum(where=age < d)
+        metrics[f"orders_{d}d"] = count(where=within(d))
+        metrics[f"spend_{d}d"] = r.amount.sum(where=within(d))
     if "discount" in r.columns:
-        metrics["discounted_orders"] = r.count(where=r.discount > 0)
+        metrics["discounted_orders"] = count(where=r.discount > 0)
         metrics["discount_money"] = r.discount.sum()
+    if evidence:
+        # the second-latest completed order date: the latest of those with a next one by T
+        metrics.update(ev_orders=_.count(), _c2=r.order_date.max(where=r.next_date <= T))
+        if others:
+            metrics.update(_r1=r.other_date.max(),
+                           _r2=r.other_date.max(where=r.other_next <= T))
     a = r.group_by("customer_id").aggregate(**metrics)
+    if others:
+        a = a.filter(a.frequency > 0)
+    if evidence:
+        last_any, start = anchor(a.last_date, a._c2, a._r1 if others else None,
+                                 a._r2 if others else None)
+        a = a.mutate(last_any=last_any, episode_start=start)
+        a = a.drop(*[x for x in ("_c2", "_r1", "_r2") if x in a.columns])
     if c.labelled:
         bought = (a.next_after <= c.label_end).fill_null(False)
         churned = ibis.ifelse(bought, 0, 1).cast("int8")
     else:
         churned = ibis.null().cast("int8")
-    return a.mutate(churned=churned, split=ibis.literal("train" if c.labelled else "score"))
+    return a.mutate(churned=churned, split=ibis.literal("train" if c.labelled else "score"),
+                    cutoff=_lit(T))
 
 
-def orders_block(orders: ir.Table, cuts: list[Cutoff], p: FeatureParams) -> ir.Table:
-    """Purchase features per (customer, cutoff): the snapshots' aggregates and the ratios
-    derived from them once, after stacking."""
-    rows = order_rows(orders, p)
-    a = per_cutoff(cuts, lambda c: orders_snapshot(rows, c))
+def purchase_features(a: ir.Table) -> ir.Table:
+    """The ratios derived from a snapshot's purchase aggregates."""
     zero = ["spend_prev180"] + [f"spend_{d}d" for d in WINDOWS_DAYS]
     a = a.mutate(**{col: a[col].fill_null(0.0) for col in zero})
     n = a.frequency
@@ -189,7 +247,8 @@ def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
     """Quintile scores per cutoff and the membership tier they set."""
     # rank spend in cents: engines add floats in different orders, and the last bits must not
     # move a customer across a quintile boundary
-    ranked = base.mutate(spend_cents=(base.monetary_total * 100).round().cast("int64"))
+    ranked = base if "spend_cents" in base.columns else base.mutate(
+        spend_cents=(base.monetary_total * 100).round().cast("int64"))
     out = ranked
     for score, column, descending in (("r_score", "recency_days", True),
                                       ("f_score", "frequency", False),
@@ -202,199 +261,85 @@ def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
     return out.mutate(membership_tier=tier)
 
 
-def items_block(items: ir.Table, orders: ir.Table, products: ir.Table | None,
-                cuts: list[Cutoff], p: FeatureParams) -> tuple[ir.Table, ir.Table | None]:
-    """Category spread, new arrivals, re-buys and price level of what the customer bought."""
-    it = items.join(orders.select("order_id", "customer_id", "order_date"), "order_id")
-    has_cat = products is not None and "category" in products.columns
-    has_launch = products is not None and "launch_date" in products.columns
-    if products is not None:
-        cols = ["product_id"] + [c for c in ("category", "launch_date") if c in products.columns]
-        it = it.left_join(products.select(*cols), "product_id").drop("product_id_right")
-    first_buy = _.order_date.min().over(group_by=["customer_id", "product_id"])
-    it = it.mutate(is_repeat=(it.order_date > first_buy).cast("float64"))
-    if has_launch:
-        since_launch = _days(it.order_date, it.launch_date.cast("date"))
-        it = it.mutate(is_new=((since_launch >= 0) & (since_launch < p.new_arrival_days))
-                       .fill_null(False).cast("float64"))
+@dataclass(frozen=True)
+class Plan:
+    """One features run: the shared passes (`relations`, built once for every cutoff) and what
+    each snapshot needs to know about the shop and the params."""
+    relations: Mapping[str, ir.Table]
+    cuts: list[Cutoff]
+    names: list[str]
+    p: FeatureParams
+    score_max_lapsed_days: int | None
+    evidence: bool
 
-    def snapshot(c: Cutoff) -> ir.Table:
-        j = it.filter(it.order_date <= c.day)
-        metrics = dict(distinct_products=_.product_id.nunique(),
-                       repeat_product_share=_.is_repeat.mean())
-        if has_launch:
-            metrics["new_arrival_share"] = _.is_new.mean()
-        if has_cat:
-            cat_price = j.unit_price.mean().over(group_by="category")
-            j = j.mutate(price_rel=j.unit_price / cat_price.nullif(0))
-            metrics["distinct_categories"] = _.category.nunique()
-            metrics["price_ratio"] = _.price_rel.mean()
-        return j.group_by("customer_id").aggregate(**metrics)
-
-    def entropy(c: Cutoff) -> ir.Table:
-        j = it.filter(it.order_date <= c.day)
-        per_cat = j.filter(j.category.notnull()).group_by(["customer_id", "category"]).aggregate(
-            k=_.quantity.sum())
-        per_cat = per_cat.mutate(p=_.k / _.k.sum().over(group_by="customer_id"))
-        return per_cat.group_by("customer_id").aggregate(
-            category_entropy=-(_.p * _.p.log2()).sum())
-
-    return per_cutoff(cuts, snapshot), per_cutoff(cuts, entropy) if has_cat else None
+    def cached(self) -> Plan:
+        """The same plan with every shared pass computed once and kept by the engine (DuckDB: a
+        temporary table, spilled beyond its memory limit; Spark: a persisted DataFrame)."""
+        return dataclasses.replace(self, relations={k: v.cache()
+                                                    for k, v in self.relations.items()})
 
 
-def returned_orders(orders_all: ir.Table, returns: ir.Table | None, as_of: date) -> ir.Table:
-    """One row per returned order (status `returned` and/or a row in `returns`): its customer,
-    order date, first return date, value, and whether its status says returned."""
-    o = orders_all.mutate(order_date=_.order_ts.cast("date")).filter(_.order_date <= as_of)
-    if "status" in o.columns:
-        o = o.filter(o.status != "cancelled")
-    parts = []
-    if "status" in o.columns:
-        parts.append(o.filter(o.status == "returned").select(
-            "order_id", "customer_id", "order_date", ret_date=_.order_date, value=_.amount,
-            by_status=ibis.literal(1, type="int8")))
-    if returns is not None:
-        r = returns.join(o.select("order_id", "customer_id", "order_date", "amount"), "order_id")
-        value = r.amount_right if "amount_right" in r.columns else None
-        value = r.amount.fill_null(value) if value is not None else r.amount
-        parts.append(r.select("order_id", "customer_id", "order_date",
-                              ret_date=_.return_ts.cast("date"), value=value.cast("float64"),
-                              by_status=ibis.literal(0, type="int8")))
-    ret = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    return ret.group_by(["order_id", "customer_id", "order_date"]).aggregate(
-        ret_date=_.ret_date.min(), value=_.value.max(), by_status=_.by_status.max())
-
-
-def returns_block(orders_all: ir.Table, returns: ir.Table | None, cuts: list[Cutoff],
-                  as_of: date) -> ir.Table:
-    """Returns known at T; `status_returned` counts returned-status orders, which the
-    completed-order aggregates leave out but a return rate's denominator needs."""
-    ret = returned_orders(orders_all, returns, as_of)
-
-    def snapshot(c: Cutoff) -> ir.Table:
-        # a return dated before its order (bad data) must not bring a later order into T
-        r = ret.filter((ret.ret_date <= c.day) & (ret.order_date <= c.day))
-        return r.group_by("customer_id").aggregate(
-            returned_orders=_.count(), returned_value=_.value.sum(),
-            last_return_date=_.ret_date.max(), last_returned_order=_.order_date.max(),
-            status_returned=_.by_status.sum(),
-            last_status_returned=_.order_date.max(where=_.by_status == 1))
-
-    return per_cutoff(cuts, snapshot)
-
-
-def reviews_block(reviews: ir.Table, cuts: list[Cutoff]) -> ir.Table:
-    r = reviews.mutate(review_date=_.review_ts.cast("date"))
-
-    def snapshot(c: Cutoff) -> ir.Table:
-        j = r.filter(r.review_date <= c.day)
-        a = j.group_by("customer_id").aggregate(
-            last_rating=_.rating.argmax(_.review_ts), mean_rating=_.rating.mean(),
-            low_ratings=(_.rating <= 2).cast("int64").sum(), n=_.count(), total=_.rating.sum())
-        earlier = (a.total - a.last_rating) / (a.n - 1).nullif(0)
-        return a.mutate(rating_drop=earlier - a.last_rating).drop("n", "total")
-
-    return per_cutoff(cuts, snapshot)
-
-
-def events_block(events: ir.Table, purchases: ir.Table, cuts: list[Cutoff]) -> ir.Table:
-    """Engagement since the last order (`last_date` of the purchases block) and in the last 90
-    days; complaints; coupons."""
-    daily = events.mutate(event_date=_.event_ts.cast("date")).group_by(
-        ["customer_id", "event_date", "event_type"]).aggregate(n=_.count())
-
-    def snapshot(c: Cutoff) -> ir.Table:
-        last_order = purchases.filter(purchases.cutoff == _lit(c.day)).select(
-            "customer_id", "last_date")
-        j = daily.filter(daily.event_date <= c.day).join(last_order, "customer_id")
-        since = j.event_date > j.last_date
-        recent = _days(_lit(c.day), j.event_date) < 90
-
-        def count(kind: str, when=None) -> ir.Value:
-            cond = j.event_type == kind
-            if when is not None:
-                cond = cond & when
-            return ibis.ifelse(cond, j.n, 0).sum()
-
-        return j.group_by("customer_id").aggregate(
-            visits_since_last_order=count("visit", since),
-            email_opens_since_last_order=count("email_open", since),
-            email_clicks_since_last_order=count("email_click", since),
-            coupon_claims_since_last_order=count("coupon_claim", since),
-            visits_90d=count("visit", recent),
-            email_opens_90d=count("email_open", recent),
-            coupon_claims=count("coupon_claim"),
-            complaints=count("complaint"),
-            favorited=(count("favorite") > 0).cast("int8"),
-            last_event_date=_.event_date.max(),
-            last_complaint_date=_.event_date.max(where=_.event_type == "complaint"),
-        )
-
-    return per_cutoff(cuts, snapshot)
-
-
-ATTRIBUTE_SHARES = ("region", "acquisition_channel", "gender")
-
-
-def attributes_block(customers: ir.Table, base: ir.Table) -> ir.Table:
-    """Customer attributes at each cutoff, for the customers of that cutoff: days since
-    sign-up (unknown before it: a sign-up after the cutoff is not known then), age from the
-    birth year, and each categorical attribute as the share of the cutoff's customers with the
-    same value (frequency encoding: numeric, so SHAP, drift and Spark treat it like any other
-    feature, and stable across runs, so a champion trained last month reads it alike)."""
-    cols = set(customers.columns)
-    c = customers.distinct(on="customer_id")
-    t = base.select("customer_id", "cutoff").join(c, "customer_id", how="left")
-    t = t.drop(*[x for x in t.columns if x.endswith("_right")])
-    out: dict[str, ir.Value] = {}
-    if "signup_ts" in cols:
-        signup = t.signup_ts.cast("date")
-        out["signup_age_days"] = (signup <= t.cutoff).ifelse(_days(t.cutoff, signup), ibis.null())
-    if "birth_year" in cols:
-        age = t.cutoff.year().cast("float64") - t.birth_year.cast("float64")
-        out["age_years"] = age.between(10, 110).ifelse(age, ibis.null())
-    for col in ATTRIBUTE_SHARES:
-        if col in cols:
-            value = t[col].cast("string").fill_null("")
-            same = _.count().over(ibis.window(group_by=[t.cutoff, value]))
-            every = _.count().over(ibis.window(group_by=t.cutoff))
-            out[f"{col}_share"] = same.cast("float64") / every
-    return t.select("customer_id", "cutoff", **out)
-
-
-def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
-          p: FeatureParams = FeatureParams(), horizon_days: int = 365,
-          score_max_lapsed_days: int | None = None) -> tuple[ir.Table, list[str]]:
-    """The features table (customer_id, cutoff, split, features..., membership_tier,
-    purchase_days, churned)
-    and the names of the model features the shop's tables support. `cutoffs` include as_of
-    (the scoring snapshot); a cutoff is labelled when its horizon ends at or before as_of."""
+def plan(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
+         p: FeatureParams = FeatureParams(), horizon_days: int = 365,
+         score_max_lapsed_days: int | None = None, evidence: bool = False,
+         vocabulary: Mapping[str, Sequence[str]] | None = None) -> Plan:
+    """The shared passes for `cutoffs` (as_of included: the scoring snapshot) over the tables
+    the shop has; with `evidence`, the cause evidence's too (`vocabulary`: keywords per cause,
+    None for the built-in ones)."""
     schema = {name: set(t.columns) for name, t in tables.items()}
     names = [f.name for f in available(schema)]
-    cuts = snapshots(cutoffs, as_of, horizon_days)
-    orders = completed_orders(tables["orders"], as_of)
-
-    purchases = orders_block(orders, cuts, p)
-    base = rfm_scores(purchases, p.membership_tiers)
-    blocks: list[ir.Table] = []
+    orders_all = tables["orders"]
+    rel: dict[str, ir.Table] = {"orders": order_rows(orders_all, as_of, p, evidence)}
+    vocab = patterns(vocabulary) if evidence else None
     if "order_items" in tables:
-        items_feats, entropy = items_block(tables["order_items"], orders, tables.get("products"),
-                                           cuts, p)
-        blocks.append(items_feats)
-        if entropy is not None:
-            blocks.append(entropy)
-    if "status" in schema["orders"] or "returns" in tables:
-        blocks.append(returns_block(tables["orders"], tables.get("returns"), cuts, as_of))
+        rel["items"] = blocks.item_rows(tables["order_items"], completed_orders(orders_all, as_of),
+                                        tables.get("products"), p)
+    returns = tables.get("returns")
+    if "status" in schema["orders"] or returns is not None:
+        rel["returned"] = blocks.returned_orders(orders_all, returns, as_of)
+        if vocab is not None and returns is not None and "reason" in returns.columns:
+            rel["reasons"] = blocks.return_reasons(orders_all, returns, as_of, vocab)
     if "reviews" in tables:
-        blocks.append(reviews_block(tables["reviews"], cuts))
+        rel["reviews"] = tables["reviews"]
     if "events" in tables:
-        blocks.append(events_block(tables["events"], purchases, cuts))
+        rel["events"] = blocks.daily_events(tables["events"], vocab)
+        if vocab is not None and "detail" in schema["events"]:
+            rel["complaints"] = blocks.complaint_rows(tables["events"])
     if "customers" in tables:
-        blocks.append(attributes_block(tables["customers"], base))
+        rel["customers"] = tables["customers"]
+    return Plan(rel, snapshots(cutoffs, as_of, horizon_days), names, p, score_max_lapsed_days,
+                evidence)
+
+
+def _blocks(plan: Plan, c: Cutoff, purchases: ir.Table, base: ir.Table) -> list[ir.Table]:
+    rel, day = plan.relations, c.day
+    anchor_rows = purchases if plan.evidence else None
+    parts: list[ir.Table] = []
+    if "items" in rel:
+        parts += blocks.items_snapshot(rel["items"], day)
+    if "returned" in rel:
+        parts += blocks.returns_snapshot(rel["returned"], rel.get("reasons"), day, anchor_rows)
+    if "reviews" in rel:
+        parts.append(blocks.reviews_snapshot(rel["reviews"], day, anchor_rows))
+    if "events" in rel:
+        parts.append(blocks.events_snapshot(rel["events"], rel.get("complaints"), day,
+                                            purchases, plan.evidence))
+    if "customers" in rel:
+        parts.append(blocks.attributes_snapshot(rel["customers"], base))
+    return parts
+
+
+def snapshot(plan: Plan, c: Cutoff) -> ir.Table:
+    """The features table's rows at one cutoff (see `build`)."""
+    purchases = purchase_features(orders_snapshot(plan.relations["orders"], c, plan.evidence))
+    # one relation for the ranks, the output and the blocks' anchor: computed once
+    purchases = purchases.mutate(
+        spend_cents=(purchases.monetary_total * 100).round().cast("int64"))
+    base = rfm_scores(purchases, plan.p.membership_tiers)
     out = base
-    for block in blocks:
-        out = out.left_join(block, KEY)
-        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    for block in _blocks(plan, c, purchases, base):
+        out = out.left_join(block, "customer_id")
+        out = out.drop(*[x for x in out.columns if x.endswith("_right")])
     extra = {}
     cols = set(out.columns)
     if "returned_orders" in cols:
@@ -411,24 +356,60 @@ def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
         zero_fill = ["visits_since_last_order", "email_opens_since_last_order",
                      "email_clicks_since_last_order", "coupon_claims_since_last_order",
                      "visits_90d", "email_opens_90d", "coupon_claims", "complaints", "favorited"]
-        extra.update({c: out[c].fill_null(0) for c in zero_fill})
+        extra.update({x: out[x].fill_null(0) for x in zero_fill})
         extra["days_since_last_event"] = _days(out.cutoff, out.last_event_date)
         extra["days_since_last_complaint"] = _days(out.cutoff, out.last_complaint_date)
         extra["browse_ratio"] = out.visits_90d.fill_null(0) / (out.orders_90d + 1)
     if "low_ratings" in cols:
         extra["low_ratings"] = out.low_ratings.fill_null(0)
     out = out.mutate(**extra)
-    labelled = out.split == "train"
-    keep = ibis.literal(True)
-    if p.train_max_lapsed_days is not None:
-        keep = keep & (~labelled | (out.recency_days <= p.train_max_lapsed_days))
-    if score_max_lapsed_days is not None:
-        keep = keep & (labelled | (out.recency_days <= score_max_lapsed_days))
-    out = out.filter(keep)
-    feature_cols = [out[n].cast("float64").name(n) for n in names]
+    if c.labelled and plan.p.train_max_lapsed_days is not None:
+        out = out.filter(out.recency_days <= plan.p.train_max_lapsed_days)
+    if not c.labelled and plan.score_max_lapsed_days is not None:
+        out = out.filter(out.recency_days <= plan.score_max_lapsed_days)
+    feature_cols = [out[n].cast("float64").name(n) for n in plan.names]
     # purchase_days (distinct order days) is no model feature: the transactions BTYD counts
     return out.select("customer_id", "cutoff", "split", *feature_cols, "membership_tier",
-                      out.purchase_days.cast("float64").name("purchase_days"), "churned"), names
+                      out.purchase_days.cast("float64").name("purchase_days"), "churned",
+                      *(_evidence_columns(out) if plan.evidence else []))
+
+
+def _evidence_columns(out: ir.Table) -> list[ir.Value]:
+    """The cause evidence at the cutoff: counts 0 for nothing to count, days from the last
+    non-cancelled order; numbers as float64, texts as written."""
+    values = {"ev_orders": out.ev_orders,
+              "days_since_last_order": _days(out.cutoff, out.last_any)}
+    if "returned_orders" in out.columns:
+        values["ev_returned_orders"] = out.returned_orders
+    if "last_post_event" in out.columns:
+        values["post_engaged_days"] = _days(out.last_post_event, out.last_any).fill_null(0)
+    names = order_columns([*out.columns, *values])
+    cols = []
+    for name in names:
+        value = values[name] if name in values else out[name]
+        if name in TEXTS:
+            cols.append(value.name(name))
+            continue
+        if name not in KEEP_NULL:
+            value = value.fill_null(0)
+        cols.append(value.cast("float64").name(name))
+    return cols
+
+
+def build(tables: Mapping[str, ir.Table], cutoffs: list[date], as_of: date,
+          p: FeatureParams = FeatureParams(), horizon_days: int = 365,
+          score_max_lapsed_days: int | None = None, evidence: bool = False,
+          vocabulary: Mapping[str, Sequence[str]] | None = None) -> tuple[ir.Table, list[str]]:
+    """The features table (customer_id, cutoff, split, features..., membership_tier,
+    purchase_days, churned; with `evidence`, the cause evidence's columns after them) and the
+    names of the model features the shop's tables support. `cutoffs` include as_of (the
+    scoring snapshot); a cutoff is labelled when its horizon ends at or before as_of. The
+    snapshots are stacked in one expression: for a few cutoffs, or a shop that fits in memory
+    (the features stage writes them one by one)."""
+    run = plan(tables, cutoffs, as_of, p, horizon_days, score_max_lapsed_days, evidence,
+               vocabulary)
+    parts = [snapshot(run, c) for c in run.cuts]
+    return (parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]), run.names
 
 
 #: decimals kept of every float in the features table: sums of floats come back from a

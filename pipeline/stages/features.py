@@ -11,8 +11,8 @@ import duckdb
 
 from features.cutoffs import training_cutoffs
 from features.engine import build, rounded
-from features.evidence import evidence, vocabulary_with, with_evidence
 from features.registry import REGISTRY
+from features.signals import vocabulary_with
 from pipeline.engines import connect_canonical, validate_tables, write_parquet
 from pipeline.io import write_json
 from pipeline.shell import Stage, run_stage
@@ -41,11 +41,10 @@ def main(stage: Stage) -> None:
         log.info("no training cutoff fits (data from %s, horizon %d days): features at as_of "
                  "%s only; scores will come from BTYD", run.first_order, run.horizon_days,
                  run.as_of)
+    # the cause model's evidence, point in time like every feature, in the same passes
     expr, names = build(tables, [*cutoffs, run.as_of], run.as_of, params.features,
-                        run.horizon_days, params.score.max_lapsed_days)
-    # the cause model's evidence, point in time like every feature
-    expr = with_evidence(expr, evidence(tables, [*cutoffs, run.as_of], run.as_of,
-                                        vocabulary_with(params.reasons.vocabulary)))
+                        run.horizon_days, params.score.max_lapsed_days, evidence=True,
+                        vocabulary=vocabulary_with(params.reasons.vocabulary))
     write_parquet(con, rounded(expr), paths.features)
     write_json({
         "as_of": run.as_of.isoformat(),
