@@ -39,16 +39,19 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _dvc(args: list[str], overrides: dict, lock_fd: int, publish: str = "") -> int:
+def _dvc(args: list[str], overrides: dict, lock_fd: int, publish: str = "",
+         new_shop: bool = False) -> int:
     """`dvc repro ...` with this interpreter's scripts first on PATH (stages use the same
     venv), the run's overrides in the environment, and whether to publish (the publish
     stage's CHURN_PUBLISH: "" publishes, anything else is why not)."""
+    from pipeline.shops import NEW_SHOP_ENV
     from pipeline.stages.publish import PUBLISH_ENV, WHY_ENV
 
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env[OVERRIDES_ENV] = json.dumps(overrides)
     env[PUBLISH_ENV], env[WHY_ENV] = ("1", "") if not publish else ("0", publish)
+    env[NEW_SHOP_ENV] = "1" if new_shop else "0"
     return run_in_group([sys.executable, "-m", "dvc", *args], env, lock_fd)
 
 
@@ -108,7 +111,7 @@ def _prepare(params_path: Path, overrides: dict) -> None:
 
 
 def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
-              demo: bool = False, publish: bool = False) -> None:
+              demo: bool = False, publish: bool = False, new_shop: bool = False) -> None:
     """DVC calls under the project lock, in a guarded process group, one line on failure.
     With `demo`, a generated shop (one with a truth file) also gets the demo stages; with
     `publish`, the batch is published unless params.yaml has uncommitted changes."""
@@ -123,7 +126,7 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
             calls = list(calls)
             why_not = "" if publish else f"`{command}` does not publish"
             for i, args in enumerate(calls):
-                code = _dvc(args, overrides, lock_fd, why_not)
+                code = _dvc(args, overrides, lock_fd, why_not, new_shop)
                 if code != 0:
                     fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
                          "printed above")
@@ -214,14 +217,17 @@ def ingest(data: DataOpt = None, params: ParamsOpt = Path("params.yaml"),
 
 @app.command()
 def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = None,
-        params: ParamsOpt = Path("params.yaml"), publish: PublishOpt = False) -> None:
+        params: ParamsOpt = Path("params.yaml"), publish: PublishOpt = False,
+        new_shop: Annotated[bool, typer.Option("--new-shop", help="Another shop in this "
+                                               "project: its own contact log and models.")]
+        = False) -> None:
     """Run the whole DVC pipeline (dvc repro), with overrides for this run only, and publish
     the batch (unless params.yaml has uncommitted changes: then it is an experiment).
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
     _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"],
-              demo=True, publish=_may_publish(params, publish))
+              demo=True, publish=_may_publish(params, publish), new_shop=new_shop)
     print_summary(out)
 
 

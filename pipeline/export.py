@@ -112,10 +112,13 @@ def write_table(frame: pd.DataFrame, p: ExportParams, batch: str, token: str,
     horizon = int(frame["horizon_days"].iloc[0]) if len(frame) else 0
     try:
         with engine.begin() as conn:
-            _replace_rows(conn, p.table, {"as_of": as_of, "horizon_days": horizon},
-                          frame[EXPORT_COLUMNS])
-            if contacts is not None:
-                _replace_rows(conn, p.contacts_table, {"batch": as_of}, contacts)
+            model = str(frame["model_name"].iloc[0]) if len(frame) else ""
+            _replace_rows(conn, p.table, {"as_of": as_of, "horizon_days": horizon,
+                                          "model_name": model}, frame[EXPORT_COLUMNS])
+            if contacts is not None:     # another shop's batch of the same day stays
+                shop = {"shop": str(contacts["shop"].iloc[0])} if "shop" in contacts and \
+                    len(contacts) else {}
+                _replace_rows(conn, p.contacts_table, {"batch": as_of, **shop}, contacts)
             batches = sa.Table(_batches(p.table), meta, sa.Column("as_of", sa.String(32)),
                                sa.Column("token", sa.String(64)), sa.Column("rows", sa.Integer))
             batches.create(conn, checkfirst=True)

@@ -141,9 +141,21 @@ def decide(trained: dict, valid: pd.DataFrame | None, ours: dict | None, metric:
     name, version = trained["model_name"], trained["model_version"]
     champ = champion_version(name)
     champ_score, note, comparable = None, "", True
+    ours_tags = mlflow.get_run(trained["run_id"]).data.tags
     if champ is not None and str(champ.version) != version:
-        expected = {k: v for k, v in mlflow.get_run(trained["run_id"]).data.tags.items()
-                    if k in IDENTITY_TAGS}
+        champ_as_of = MlflowClient().get_run(champ.run_id).data.tags.get("data.as_of", "")
+        if champ_as_of > ours_tags.get("data.as_of", ""):
+            # a backfill: the champion's labels reach past this as_of, so it can neither
+            # judge nor score it; the version trained for it scores, the champion stays
+            reason = (f"a backfill as of {ours_tags.get('data.as_of')}: scored by v{version}, "
+                      f"trained for it; the champion v{champ.version} (as of {champ_as_of}) "
+                      "stays")
+            return (GateDecision(False, version, float("nan") if ours is None else
+                                 ours[metric], str(champ.version), None, metric, margin,
+                                 reason),
+                    {"model_name": name, "version": version, "run_id": trained["run_id"],
+                     "promote": None, "challenger": None, "reason": reason})
+        expected = {k: v for k, v in ours_tags.items() if k in IDENTITY_TAGS}
         wrong = identity_mismatch(champ, expected)
         if wrong:
             comparable = False
@@ -204,10 +216,11 @@ def promote(name: str, version: str, confirmed: bool) -> str:
 
 
 def model_for_scoring(handoff: dict, available: list[str], horizon_days: int,
-                      root: Path | str = ".",
-                      columns: list[str] | None = None) -> tuple[ChurnModel, str]:
+                      root: Path | str = ".", columns: list[str] | None = None,
+                      as_of: str | None = None) -> tuple[ChurnModel, str]:
     """The version the gate chose, refused in one line when it was trained for another shop or
-    horizon, or needs columns this snapshot lacks (`columns`: the snapshot's, by default the
+    horizon, or whose labels reach past `as_of` (a backfill scored by a later model would
+    leak), or needs columns this snapshot lacks (`columns`: the snapshot's, by default the
     model features `available`). Returns (model, a note when it was trained on another feature
     set than today's)."""
     version = MlflowClient().get_model_version(handoff["model_name"], handoff["version"])
@@ -218,6 +231,11 @@ def model_for_scoring(handoff: dict, available: list[str], horizon_days: int,
             raise ChurnError(f"'{handoff['model_name']}' v{handoff['version']} was trained for "
                              f"{key} {tags.get(key)!r}, this run is {expected[key]!r}: retrain "
                              "(churn retrain) or set tracking.model_name")
+    if as_of is not None and tags.get("data.as_of", "") > as_of:
+        raise ChurnError(f"'{handoff['model_name']}' v{handoff['version']} was trained as of "
+                         f"{tags.get('data.as_of')}, with labels after this run's as_of "
+                         f"{as_of}: it would leak; retrain for it (churn retrain --as-of "
+                         f"{as_of})")
     model = load_churn_model(f"models:/{handoff['model_name']}/{handoff['version']}")
     missing = sorted(set(model.features) - set(columns if columns is not None else available))
     if missing:

@@ -13,6 +13,8 @@ from pipeline.contacts import CONTACT_LOG, PAST_SCORES
 from pipeline.export import read_table
 from pipeline.io import write_parquet
 from pipeline.shell import Stage, run_stage
+from pipeline.shops import of_this_shop
+from pipeline.tracking import project_id
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,13 @@ SCORE_COLUMNS = ["customer_id", "as_of", "churn_probability"]
 
 def main(stage: Stage) -> None:
     ep, out = stage.params.export, stage.paths.history
-    contacts = read_table(ep.database_url, ep.contacts_table)
+    everything = read_table(ep.database_url, ep.contacts_table)
+    contacts = of_this_shop(everything, project_id())
     scores = read_table(ep.database_url, ep.table, columns=SCORE_COLUMNS)
     scores = scores[SCORE_COLUMNS] if len(scores) else pd.DataFrame(columns=SCORE_COLUMNS)
+    if len(everything) > len(contacts):   # another shop's batches: neither their contacts
+        scores = scores[scores["as_of"].astype(str).isin(   # nor their scores are ours
+            set(contacts["batch"].astype(str)))]
     # a fixed row order: the database returns rows in any order, and models learn from them
     if len(contacts):
         contacts = contacts.sort_values(["batch", "customer_id"], ignore_index=True)

@@ -13,6 +13,7 @@ from pipeline.ingestion import ingest, write_canonical
 from pipeline.io import write_json
 from pipeline.runinfo import overrides_from_env, resolve, with_overrides, write_run_info
 from pipeline.shell import Stage, run_stage
+from pipeline.shops import check_same_shop
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ def main(stage: Stage) -> None:
     tables, summary = ingest(input_path, params.data)
     orders = tables["orders"]["order_ts"]
     run = resolve(params, orders.min().date(), orders.max().date())
+    shop_note = check_same_shop(tables["orders"]["customer_id"], params.export)
+    if shop_note:
+        log.info(shop_note)
     write_canonical(tables, stage.paths.canonical, input_path)
     write_run_info(run, stage.paths.canonical)
     write_json({**summary, "run": run.__dict__}, stage.paths.ingest_report)

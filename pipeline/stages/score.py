@@ -23,7 +23,7 @@ from pipeline.io import read_json, write_json, write_parquet
 from pipeline.registry import model_for_scoring
 from pipeline.rows import columns, feature_names, scoring_rows
 from pipeline.shell import Stage, run_stage
-from pipeline.tracking import setup
+from pipeline.tracking import project_id, setup
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def main(stage: Stage) -> None:
     setup(params.tracking)
     chosen = read_json(paths.champion)
     model, note = model_for_scoring(chosen, feature_names(paths.features), run.horizon_days,
-                                     columns=columns(paths.features))
+                                     columns=columns(paths.features),
+                                     as_of=run.as_of.isoformat())
     con, tables = connect_canonical(paths.canonical, params)
     snapshot = scoring_rows(paths.features)
     if params.engine == "spark":
@@ -80,7 +81,7 @@ def main(stage: Stage) -> None:
     paths.batch.mkdir(parents=True, exist_ok=True)
     scored = scored.sort_values("customer_id", kind="stable", ignore_index=True)
     write_parquet(scored[EXPORT_COLUMNS], paths.batch / BATCH_SCORES)
-    write_parquet(contacts, paths.batch / BATCH_CONTACTS)
+    write_parquet(contacts.assign(shop=project_id()), paths.batch / BATCH_CONTACTS)
     write_json({"as_of": as_of, "horizon_days": run.horizon_days, **batch_summary(scored),
                 "contacts": len(contacts), "loop": loop,
                 "model": {"name": chosen["model_name"], "version": chosen["version"],

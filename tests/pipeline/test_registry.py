@@ -172,3 +172,25 @@ def test_the_logged_model_loads_outside_this_checkout(small_features, mlflow_sto
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = [float(v) for v in done.stdout.strip().strip("[]").split(",")]
     np.testing.assert_allclose(loaded, model.predict_proba(split.valid.head(20))[:3])
+
+
+def test_a_backfill_is_scored_by_a_model_trained_for_it_and_the_champion_stays(
+        small_features, mlflow_store):
+    frame, names = small_features
+    split = time_split(frame)
+    model, _ = train_model(split, names, FAST, 42)
+    setup(TrackingParams(experiment="test"))
+    newest = _register(model, split.valid, "backfill-test",
+                       {**identity(365, names), "data.as_of": "2025-06-30"})
+    apply_decision(decide(newest, split.valid, {"roc_auc": 0.8}, "roc_auc", 0.0)[1])
+    older = _register(model, split.valid, "backfill-test",
+                      {**identity(365, names), "data.as_of": "2025-01-31"})
+    decision, handoff = decide(older, split.valid, {"roc_auc": 0.99}, "roc_auc", 0.0)
+    assert not decision.promoted and "a backfill as of 2025-01-31" in decision.reason
+    assert handoff["version"] == older["model_version"] and handoff["promote"] is None
+    apply_decision(handoff)
+    assert str(champion_version("backfill-test").version) == newest["model_version"]
+    with pytest.raises(ChurnError, match="with labels after this run's as_of 2025-01-31"):
+        model_for_scoring({"model_name": "backfill-test",
+                           "version": newest["model_version"]}, names, 365,
+                          as_of="2025-01-31")
