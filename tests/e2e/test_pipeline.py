@@ -118,7 +118,8 @@ def test_an_identical_run_writes_identical_exports_and_contact_log(demo_run, tmp
         again / "exports" / "campaign_results.csv").read_bytes()
 
 
-def test_a_dvc_experiment_never_touches_production(demo_run, tmp_path):
+def test_an_experiment_never_touches_production_and_a_horizon_is_another_batch(demo_run,
+                                                                                tmp_path):
     project = copy_of(demo_run[0], tmp_path / "exp")
     subprocess.run(["git", "add", "-A"], cwd=project, check=True, capture_output=True)
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm",
@@ -135,6 +136,20 @@ def test_a_dvc_experiment_never_touches_production(demo_run, tmp_path):
     assert not json.loads((project / "reports" / "publish.json").read_text())["published"]
     shown = dvc(project, "exp", "show", "--no-pager", "--md")
     assert "roc_auc" in shown and shown.count("182") >= 1
+    # `churn run` publishes another horizon as a batch of its own, for this run only, and
+    # the 365-day champion stays
+    subprocess.run(["git", "checkout", "-q", "--", "params.yaml"], cwd=project, check=True)
+    before = (project / "params.yaml").read_text()
+    result = run_ok("run", "--horizon-days", "300", cwd=project)
+    assert "customers scored" in result.stdout and (project / "params.yaml").read_text() == \
+        before
+    assert json.loads((project / "data" / "canonical" / "run.json").read_text())[
+        "horizon_days"] == 300
+    assert latest(project)["files"][0].endswith("_h300.parquet")
+    assert (project / "exports" / name).exists()                # the 365-day batch stays
+    other = pd.read_parquet(project / "exports" / latest(project)["files"][0])
+    assert other["model_name"].iloc[0] != model_name           # a champion of its own
+    assert champion(project, model_name) == crowned
 
 
 def test_dvc_plots_show_draws_a_line_per_model_offline(demo_run, tmp_path):
@@ -158,26 +173,6 @@ def test_a_second_repro_redoes_only_what_changed(demo_run, tmp_path):
                                           "publish"}
     shown = dvc(project, "metrics", "show")
     assert "roc_auc" in shown and max(len(line) for line in shown.splitlines()) < 160
-
-
-def test_an_override_counts_for_one_run_and_a_horizon_is_another_batch(demo_run, tmp_path):
-    project = copy_of(demo_run[0], tmp_path / "override")
-    before = (project / "params.yaml").read_text()
-    first = pd.read_parquet(project / "exports" / latest(project)["files"][0])
-    result = run_ok("run", "--horizon-days", "300", cwd=project)
-    run = json.loads((project / "data" / "canonical" / "run.json").read_text())
-    assert run["horizon_days"] == 300 and (project / "params.yaml").read_text() == before
-    assert "customers scored" in result.stdout
-    exports = project / "exports"
-    assert latest(project)["files"][0].endswith("_h300.parquet")
-    assert (exports / latest(demo_run[0])["files"][0]).exists()   # the 365-day batch stays
-    other = pd.read_parquet(exports / latest(project)["files"][0])
-    assert other["model_name"].iloc[0] != first["model_name"].iloc[0]  # its own champion
-    assert champion(project, first["model_name"].iloc[0]) == first["model_version"].iloc[0]
-    back = ran(dvc(project, "repro"))                # a plain repro is back on params.yaml
-    assert json.loads((project / "data" / "canonical" / "run.json").read_text())[
-        "horizon_days"] == 365
-    assert {"features", "train", "evaluate"} <= back
 
 
 def test_retrain_goes_through_the_gate_and_records_drift(demo_run, tmp_path):

@@ -182,7 +182,6 @@ def test_campaign_outcomes_and_uplift_match_duckdb(spark, tmp_path):
 def test_cause_evidence_and_reason_columns_match_duckdb(spark, shop, tmp_path):
     """The cause model's evidence is Ibis too, and its reasons (five probabilities, evidence in
     words, basis) come out the same when scored per Spark partition."""
-    from features.evidence import evidence, with_evidence
     from models.causes.model import fit_cause_model
     from models.causes.reasons import explain
     from pipeline.spark_scoring import spark_score_rows
@@ -199,8 +198,9 @@ def test_cause_evidence_and_reason_columns_match_duckdb(spark, shop, tmp_path):
     for engine, t, run in (
             ("duckdb", {k: ibis.memtable(v) for k, v in tables.items()},
              ibis.duckdb.connect().execute), ("spark", on_spark, con.execute)):
-        expr, names = build(t, cutoffs, as_of, FeatureParams())
-        frames[engine] = run(with_evidence(expr, evidence(t, cutoffs, as_of)))
+        # as the features stage builds them: the evidence in the features' own passes
+        expr, names = build(t, cutoffs, as_of, FeatureParams(), evidence=True)
+        frames[engine] = run(expr)
     key = ["customer_id", "cutoff"]
     duck = frames["duckdb"].sort_values(key).reset_index(drop=True)
     assert_same(frames["spark"].sort_values(key).reset_index(drop=True), duck)
