@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections import deque
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +32,11 @@ app = typer.Typer(help="Churn scores, reasons and actions for online shops.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 console = Console(stderr=True)
 out = Console()
+#: DVC's own progress lines: the stages' lines and any error are shown, these are not
+DVC_CHATTER = re.compile(r"(Running stage |> |Stage '.*' (didn't change|is cached)|Updating "
+                         r"lock file|Generating lock file|Use `dvc push`|To track the changes|"
+                         r"To enable auto staging|\s+(git add|dvc config)|Data and pipelines|"
+                         r"Verifying|Restored stage|ERROR: |\s*$)")
 #: the demo-only stages (a generated shop's backtest against its truth)
 DEMO_PIPELINE = "demo/dvc.yaml:backtest"
 
@@ -52,7 +59,22 @@ def _dvc(args: list[str], overrides: dict, lock_fd: int, publish: str = "",
     env[OVERRIDES_ENV] = json.dumps(overrides)
     env[PUBLISH_ENV], env[WHY_ENV] = ("1", "") if not publish else ("0", publish)
     env[NEW_SHOP_ENV] = "1" if new_shop else "0"
-    return run_in_group([sys.executable, "-m", "dvc", *args], env, lock_fd)
+    tail: deque = deque(maxlen=40)
+    code = run_in_group([sys.executable, "-m", "dvc", *args], env, lock_fd, tail,
+                        shown=lambda line: not DVC_CHATTER.match(line))
+    if code != 0:
+        fail(failure_line(args, code, list(tail)))
+    return code
+
+
+def failure_line(args: list[str], code: int, tail: list[str]) -> str:
+    """One line for a failed `dvc` call: a stage's own error is already on the screen; when no
+    stage started (DVC refused: a params key missing, a broken dvc.yaml), DVC's own message."""
+    if any(line.startswith("error:") for line in tail):
+        return f"`dvc {' '.join(args)}` stopped at the error above (exit {code})"
+    dvc_said = [line.removeprefix("ERROR:").strip() for line in tail if line.startswith("ERROR")]
+    said = (dvc_said[-1] if dvc_said else (tail[-1].strip() if tail else "no message"))[:500]
+    return f"`dvc {' '.join(args)}` failed (exit {code}): {said}"
 
 
 def uncommitted_params(params: Path) -> str:
@@ -126,13 +148,10 @@ def _pipeline(command: str, params: Path, overrides: dict, *calls: list[str],
             calls = list(calls)
             why_not = "" if publish else f"`{command}` does not publish"
             for i, args in enumerate(calls):
-                code = _dvc(args, overrides, lock_fd, why_not, new_shop)
-                if code != 0:
-                    fail(f"`dvc {' '.join(args)}` failed (exit {code}); the stage's error is "
-                         "printed above")
+                _dvc(args, overrides, lock_fd, why_not, new_shop)
                 if demo and i == len(calls) - 1 and (
                         load_paths().canonical / TRUTH_FILE).exists():
-                    calls.append(["repro", "-q", "--single-item", DEMO_PIPELINE])
+                    calls.append(["repro", "--single-item", DEMO_PIPELINE])
                     demo = False
     except ChurnError as exc:
         fail(str(exc))
@@ -226,7 +245,7 @@ def run(data: DataOpt = None, as_of: AsOfOpt = None, horizon_days: HorizonOpt = 
 
     Examples: churn run | churn run --data shop/ --as-of 2024-12-31 --horizon-days 182
     """
-    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro", "-q"],
+    _pipeline("churn run", params, _overrides(data, as_of, horizon_days), ["repro"],
               demo=True, publish=_may_publish(params, publish), new_shop=new_shop)
     print_summary(out)
 
@@ -248,8 +267,8 @@ def retrain(as_of: AsOfOpt = None, data: DataOpt = None, horizon_days: HorizonOp
     from pipeline.tracking import log_drift, setup
 
     overrides = _overrides(data, as_of, horizon_days)
-    _pipeline("churn retrain", params, overrides, ["repro", "-q", "features"],
-              ["repro", "-q", "--force", "--single-item", "train"], ["repro", "-q", "evaluate"])
+    _pipeline("churn retrain", params, overrides, ["repro", "features"],
+              ["repro", "--force", "--single-item", "train"], ["repro", "evaluate"])
     paths = load_paths()
     decision = read_json(paths.evaluation)["promotion"]
     trained = read_json(paths.model)
@@ -276,7 +295,7 @@ def score(as_of: AsOfOpt = None, data: DataOpt = None,
     Example (daily cron): churn score
     """
     _pipeline("churn score", params, _overrides(data, as_of, None),
-              ["repro", "-q", "publish"], publish=_may_publish(params, publish))
+              ["repro", "publish"], publish=_may_publish(params, publish))
     print_summary(out)
 
 

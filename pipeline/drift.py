@@ -36,7 +36,8 @@ def run_drift(params: Params, paths: Paths) -> dict:
     name = model_name(params.tracking, run.horizon_days)
     champ = champion_version(name)
     if champ is None:
-        raise ChurnError(f"no '{name}@champion' model yet: run `churn run` first")
+        raise ChurnError(f"no '{name}@champion' model in the MLflow store: publish a batch "
+                         "(`churn run`), or train again (`churn retrain`) if the store was lost")
     model, _note = model_for_scoring({"model_name": name, "version": str(champ.version)},
                                      feature_names(paths.features), run.horizon_days,
                                      columns=columns(paths.features))

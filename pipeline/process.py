@@ -16,8 +16,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 
 PR_SET_PDEATHSIG = 1
 GRACE_SECONDS = 10.0
@@ -63,11 +65,30 @@ def stop_group(pgid: int, grace: float = GRACE_SECONDS) -> None:
             time.sleep(0.1)
 
 
-def run_in_group(cmd: Sequence[str], env: dict[str, str], lock_fd: int | None) -> int:
-    """Run `cmd` as the leader of a new process group, guarded; return its exit code. Raises
+def _relay(stream, tail: deque, shown: Callable[[str], bool]) -> None:
+    """Copy a child's output to our stderr line by line (the lines `shown` keeps), keeping
+    the last lines in `tail`."""
+    for line in iter(stream.readline, ""):
+        if shown(line):
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        tail.append(line.rstrip("\n"))
+    stream.close()
+
+
+def run_in_group(cmd: Sequence[str], env: dict[str, str], lock_fd: int | None,
+                 tail: deque | None = None,
+                 shown: Callable[[str], bool] = lambda line: True) -> int:
+    """Run `cmd` as the leader of a new process group, guarded; return its exit code. Its
+    output goes to our stderr (the lines `shown` keeps), the last lines into `tail`. Raises
     Interrupted after stopping the group when churn gets SIGINT or SIGTERM."""
     proc = subprocess.Popen(list(cmd), env=env, start_new_session=True,
-                            preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL)
+                            preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    relay = threading.Thread(target=_relay, args=(proc.stdout, tail if tail is not None
+                                                  else deque(maxlen=40), shown), daemon=True)
+    relay.start()
     guard = subprocess.Popen(
         [sys.executable, "-m", "pipeline.process", str(os.getpid()), str(proc.pid)],
         pass_fds=() if lock_fd is None else (lock_fd,), start_new_session=True,
@@ -88,6 +109,7 @@ def run_in_group(cmd: Sequence[str], env: dict[str, str], lock_fd: int | None) -
         # the leader is done; its children (if any) stop with it
         if group_alive(proc.pid):
             stop_group(proc.pid, grace=2.0)
+        relay.join(timeout=5)
         return proc.returncode
     finally:
         for sig, handler in previous.items():

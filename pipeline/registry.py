@@ -223,7 +223,13 @@ def model_for_scoring(handoff: dict, available: list[str], horizon_days: int,
     leak), or needs columns this snapshot lacks (`columns`: the snapshot's, by default the
     model features `available`). Returns (model, a note when it was trained on another feature
     set than today's)."""
-    version = MlflowClient().get_model_version(handoff["model_name"], handoff["version"])
+    try:
+        version = MlflowClient().get_model_version(handoff["model_name"], handoff["version"])
+    except MlflowException:
+        raise ChurnError(f"the MLflow store has no '{handoff['model_name']}' "
+                         f"v{handoff['version']} (was mlflow.db deleted, or "
+                         "MLFLOW_TRACKING_URI changed?): train it again with `churn retrain`"
+                         ) from None
     tags = MlflowClient().get_run(version.run_id).data.tags
     expected = identity(horizon_days, available, root)
     for key in ("churn.project", "data.horizon_days"):

@@ -210,3 +210,12 @@ def test_bad_params_end_in_one_line(tmp_path, shop_dir, key, value, message):
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_empty_params_file_ends_in_dvcs_own_line(tmp_path, shop_dir):
+    project = fresh(tmp_path)
+    (project / "params.yaml").write_text("")
+    result = churn("run", "--data", str(shop_dir), cwd=project)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "failed (exit" in last and "params.yaml" in last, result.stderr[-2000:]

@@ -69,3 +69,16 @@ def test_as_of_is_a_date_object_for_overrides():
 
     assert _overrides(None, "2024-06-30", 90) == {"as_of": date(2024, 6, 30).isoformat(),
                                                   "churn.horizon_days": 90}
+
+
+def test_a_failed_dvc_call_is_one_line_with_dvcs_own_message_when_no_stage_said_more():
+    from pipeline.cli import failure_line
+
+    stage = ["  ingested ...", "error: orders.csv: required column 'order_ts' is missing"]
+    assert failure_line(["repro", "-q"], 255, stage) == \
+        "`dvc repro -q` stopped at the error above (exit 255)"
+    refused = ["ERROR: failed to reproduce 'ingest': Parameters 'data' are missing from "
+               "'params.yaml'."]
+    line = failure_line(["repro", "-q"], 255, refused)
+    assert line.startswith("`dvc repro -q` failed (exit 255): failed to reproduce 'ingest'")
+    assert "\n" not in line and len(failure_line(["repro"], 1, ["x" * 5000])) < 600
