@@ -48,6 +48,13 @@ class SparkParams(Section):
     conf: dict[str, str | StrictInt | StrictFloat | StrictBool] = {}
 
 
+class DuckDBParams(Section):
+    """Embedded DuckDB's memory: beyond `memory_limit` (e.g. "12GB", "800MiB"; None: half the
+    machine's) it spills to `temp_directory`."""
+    memory_limit: Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")] | None = None
+    temp_directory: str = ".tmp/duckdb"
+
+
 class ChurnParams(Section):
     horizon_days: Annotated[StrictInt, _min(1)] = 365
 
@@ -80,7 +87,7 @@ class TrainParams(Section):
     class_weight: Literal["balanced"] | None = None
     calibration: Literal["auto", "isotonic", "sigmoid", "none"] = "auto"
     tune_trials: Annotated[StrictInt, _min(0)] = 0
-    sample_customers: Annotated[StrictInt, _min(1)] | None = None
+    sample_customers: Annotated[StrictInt, _min(1)] | None = 250_000
     promotion_metric: Literal["roc_auc", "pr_auc", "brier", "ece"] = "roc_auc"
     promotion_margin: StrictFloat = 0.002
     embargo_days: Annotated[StrictInt, _min(0)] = 0
@@ -202,6 +209,7 @@ class Params(Section):
     base: BaseParams = BaseParams()
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: SparkParams = SparkParams()
+    duckdb: DuckDBParams = DuckDBParams()
     as_of: Annotated[date, Field(strict=False)] | None = None
     churn: ChurnParams = ChurnParams()
     features: FeatureParams = FeatureParams()

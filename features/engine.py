@@ -244,21 +244,26 @@ def quintiles(base: ir.Table, column: str, score: str, descending: bool = False)
 
 
 def rfm_scores(base: ir.Table, tiers: Mapping[str, int]) -> ir.Table:
-    """Quintile scores per cutoff and the membership tier they set."""
+    """Quintile scores per cutoff and the membership tier they set. The ranks join a narrow
+    table (the key and the three ranked columns), which then joins the wide rows once."""
     # rank spend in cents: engines add floats in different orders, and the last bits must not
     # move a customer across a quintile boundary
     ranked = base if "spend_cents" in base.columns else base.mutate(
         spend_cents=(base.monetary_total * 100).round().cast("int64"))
-    out = ranked
+    narrow = ranked.select("customer_id", "cutoff", "recency_days", "frequency", "spend_cents")
+    scores = narrow
     for score, column, descending in (("r_score", "recency_days", True),
                                       ("f_score", "frequency", False),
                                       ("m_score", "spend_cents", False)):
-        out = out.join(quintiles(ranked, column, score, descending), ["cutoff", column])
-    out = out.drop("spend_cents").mutate(rfm_score=_.r_score + _.f_score + _.m_score)
-    tier = ibis.cases(*[(out.rfm_score >= floor, name)
+        scores = scores.join(quintiles(narrow, column, score, descending), ["cutoff", column])
+    scores = scores.mutate(rfm_score=_.r_score + _.f_score + _.m_score)
+    tier = ibis.cases(*[(scores.rfm_score >= floor, name)
                         for name, floor in sorted(tiers.items(), key=lambda kv: -kv[1])],
                       else_="bronze")
-    return out.mutate(membership_tier=tier)
+    scores = scores.select("customer_id", "r_score", "f_score", "m_score", "rfm_score",
+                           membership_tier=tier)
+    out = ranked.drop("spend_cents").join(scores, "customer_id")
+    return out.drop(*[x for x in out.columns if x.endswith("_right")])
 
 
 @dataclass(frozen=True)

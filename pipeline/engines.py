@@ -1,20 +1,80 @@
 """Where the Ibis expressions run: embedded DuckDB (default) or a Spark session, chosen by
-params.yaml `engine`. The feature code is the same on both."""
+params.yaml `engine`. The feature code is the same on both.
+
+DuckDB runs within `duckdb.memory_limit` (default: half the machine's memory) and spills to
+`duckdb.temp_directory` beyond it; a query that still cannot fit stops with one line saying
+what to set (`fitting`), never with the kernel's out-of-memory kill."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import ibis
 
 from common.errors import ChurnError
-from common.params import Params, SparkParams
+from common.params import DuckDBParams, Params, SparkParams
 from features.contract import TABLES, ibis_schema
+from features.engine import Plan, rounded, snapshot
+
+#: share of the machine's memory DuckDB may use when duckdb.memory_limit is null: the rest
+#: is for the stage's Python side (pandas frames, models) and the system
+DEFAULT_MEMORY_SHARE = 0.5
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit if lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max",
+                       "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def memory_limit(dp: DuckDBParams = DuckDBParams()) -> str:
+    """DuckDB's memory limit: duckdb.memory_limit as written, else a share of the machine."""
+    if dp.memory_limit is not None:
+        return dp.memory_limit
+    return f"{int(machine_memory() * DEFAULT_MEMORY_SHARE) // 2**20}MiB"
+
+
+def configure(con: duckdb.DuckDBPyConnection, dp: DuckDBParams = DuckDBParams()) -> None:
+    """The memory limit, the spill folder, and what every stage's DuckDB wants: row order of
+    a written table carries no meaning (readers sort by key), and keeping it costs parallelism
+    and memory; no progress bar in logs."""
+    Path(dp.temp_directory).mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = '{memory_limit(dp)}'")
+    quoted = str(dp.temp_directory).replace("'", "''")
+    con.execute(f"SET temp_directory = '{quoted}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+
+
+@contextlib.contextmanager
+def fitting(what: str, dp: DuckDBParams = DuckDBParams(), hint: str = "") -> Iterator[None]:
+    """Turn DuckDB's out-of-memory error (memory limit reached and nothing left to spill, or
+    the spill folder full) into one line: what ran out, within which limit, what to set."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0][:160]
+        more = f", or {hint}" if hint else ""
+        raise ChurnError(
+            f"{what}: out of memory within duckdb.memory_limit {memory_limit(dp)} (spilling to "
+            f"{dp.temp_directory}): set duckdb.memory_limit higher (params.yaml){more} "
+            f"[{detail}]") from None
 
 
 def spark_session(spark: SparkParams = SparkParams()):
@@ -46,12 +106,17 @@ def spark_session(spark: SparkParams = SparkParams()):
     return session
 
 
+def duckdb_connect(dp: DuckDBParams = DuckDBParams()) -> duckdb.DuckDBPyConnection:
+    """A plain DuckDB connection within the memory limit (readers of written tables)."""
+    con = duckdb.connect()
+    configure(con, dp)
+    return con
+
+
 def connect(params: Params) -> ibis.BaseBackend:
     if params.engine == "duckdb":
         con = ibis.duckdb.connect()
-        # row order of the feature table carries no meaning (readers sort by key), and keeping
-        # it costs parallelism when writing; no progress bar in logs
-        con.raw_sql("SET preserve_insertion_order = false; SET enable_progress_bar = false")
+        configure(con.con, params.duckdb)
         return con
     return ibis.pyspark.connect(spark_session(params.spark))
 
@@ -80,10 +145,44 @@ def write_parquet(con: ibis.BaseBackend, expr: ibis.Table, target: str | Path) -
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.unlink(missing_ok=True)
     con.to_parquet(expr, str(tmp))
+    _replace(tmp, target)
+    return target
+
+
+def write_snapshots(con: ibis.BaseBackend, run: Plan, target: str | Path) -> Path:
+    """Write the features table of a plan, floats rounded (`features.engine.rounded`), so
+    that memory holds one snapshot's wide rows at a time, never every snapshot's.
+
+    DuckDB: the shared passes computed once (temporary tables, spilled beyond the memory
+    limit), then each snapshot written alone, one Parquet file per cutoff in the folder
+    `target` (the readers in pipeline/rows.py take a file or a folder). Spark (out of core by
+    itself): the shared passes persisted, the snapshots stacked and written as one folder of
+    part files."""
+    target = Path(target)
+    if len(run.cuts) > 1:
+        run = run.cached()
+    parts = [rounded(snapshot(run, c)) for c in run.cuts]
+    if con.name != "duckdb":
+        return write_parquet(con, parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0],
+                             target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.unlink(missing_ok=True)
+    tmp.mkdir()
+    for i, part in enumerate(parts):
+        con.to_parquet(part, str(tmp / f"part-{i:03d}.parquet"))
+    _replace(tmp, target)
+    return target
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Put `tmp` (a file or a folder) where `target` is, whichever of the two target was."""
     if target.is_dir():
         shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
     os.replace(tmp, target)
-    return target
 
 
 def validate_tables(tables: dict[str, ibis.Table]) -> None:

@@ -1,10 +1,12 @@
 """Scoring a batch, one customer at a time: calibrated P(churn), risk tier, value at stake, the
 drivers of the risk, and the reason (by the configured method). Needs no other row, so any
-partition of the customers can be scored alone (Spark's mapInPandas does)."""
+partition of the customers can be scored alone (Spark's mapInPandas does, and `score_batches`
+on one machine: memory then holds one batch's wide rows and SHAP values, not every
+customer's)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -78,3 +80,21 @@ def score_rows(snapshot: pd.DataFrame, model: ChurnModel, sp: ScoreParams,
             out[col] = cause[col].to_numpy()
     return out.astype({"one_time_buyer": "float64", "recency_days": "float64"})[
         list(ROW_COLUMNS)]
+
+
+#: customers scored at once by `score_batches`: ~80 features, their SHAP values and the cause
+#: model's inputs for this many rows take a few hundred MB
+BATCH_ROWS = 200_000
+
+
+def score_batches(batches: Iterable[pd.DataFrame], model: ChurnModel, sp: ScoreParams,
+                  rp: ReasonParams) -> pd.DataFrame:
+    """`score_rows` over each frame of a snapshot read in batches, stacked in their order:
+    the same rows as scoring the whole snapshot at once (no score looks at another row)."""
+    parts = [score_rows(batch, model, sp, rp) for batch in batches]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=_DTYPES[t]) for c, t in ROW_COLUMNS.items()})
+    return pd.concat(parts, ignore_index=True)
+
+
+_DTYPES = {"string": object, "double": "float64", "boolean": bool}

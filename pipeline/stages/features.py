@@ -1,19 +1,28 @@
 """DVC stage `features`: point-in-time features, cause evidence and labels for every training
 cutoff and for scoring at as_of, in one Parquet table (customer_id, cutoff, split, features...,
-churned), and a report of the snapshots."""
+churned; on DuckDB a folder with one file per cutoff, written one snapshot at a time), and a
+report of the snapshots."""
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
-import duckdb
+import ibis
 
+from common.params import Params
 from features.cutoffs import training_cutoffs
-from features.engine import build, rounded
+from features.engine import plan
 from features.registry import REGISTRY
 from features.signals import vocabulary_with
-from pipeline.engines import connect_canonical, validate_tables, write_parquet
+from pipeline.engines import (
+    connect_canonical,
+    duckdb_connect,
+    fitting,
+    validate_tables,
+    write_snapshots,
+)
 from pipeline.io import write_json
 from pipeline.shell import Stage, run_stage
 
@@ -23,10 +32,25 @@ log = logging.getLogger(__name__)
 def snapshot_summary(path: Path):
     """Rows and churn rate per cutoff of a written features table (file or Spark folder)."""
     source = f"{path}/**/*.parquet" if path.is_dir() else str(path)
-    frame = duckdb.connect().execute(
+    frame = duckdb_connect().execute(
         f"SELECT cutoff, split, count(*) AS customers, avg(churned) AS churn_rate "
         f"FROM read_parquet('{source}') GROUP BY ALL ORDER BY cutoff").df()
     return frame.assign(cutoff=frame.cutoff.astype(str)).to_dict("records")
+
+
+def write_features(con: ibis.BaseBackend, tables: dict[str, ibis.Table], cutoffs: list[date],
+                   as_of: date, horizon_days: int, params: Params, target: Path,
+                   evidence: bool = True) -> list[str]:
+    """Write the features table at `cutoffs` (as_of last) to `target`; the model features'
+    names. With `evidence`, the cause model's evidence, point in time like every feature, in
+    the same passes."""
+    run = plan(tables, cutoffs, as_of, params.features, horizon_days,
+               params.score.max_lapsed_days, evidence=evidence,
+               vocabulary=vocabulary_with(params.reasons.vocabulary))
+    with fitting(f"features at {len(cutoffs)} cutoffs", params.duckdb,
+                 "features.snapshots lower"):
+        write_snapshots(con, run, target)
+    return run.names
 
 
 def main(stage: Stage) -> None:
@@ -41,11 +65,8 @@ def main(stage: Stage) -> None:
         log.info("no training cutoff fits (data from %s, horizon %d days): features at as_of "
                  "%s only; scores will come from BTYD", run.first_order, run.horizon_days,
                  run.as_of)
-    # the cause model's evidence, point in time like every feature, in the same passes
-    expr, names = build(tables, [*cutoffs, run.as_of], run.as_of, params.features,
-                        run.horizon_days, params.score.max_lapsed_days, evidence=True,
-                        vocabulary=vocabulary_with(params.reasons.vocabulary))
-    write_parquet(con, rounded(expr), paths.features)
+    names = write_features(con, tables, [*cutoffs, run.as_of], run.as_of, run.horizon_days,
+                           params, paths.features)
     write_json({
         "as_of": run.as_of.isoformat(),
         "horizon_days": run.horizon_days,

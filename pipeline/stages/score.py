@@ -15,13 +15,13 @@ from models.actions.products import add_product_suggestions
 from models.actions.rules import plan_actions
 from models.campaigns.holdout import batch_contacts
 from models.campaigns.policy import Policy, apply_policy
-from models.churn.scoring import score_rows
+from models.churn.scoring import BATCH_ROWS, score_batches
 from pipeline.columns import EXPORT_COLUMNS
 from pipeline.engines import connect_canonical
 from pipeline.export import BATCH_CONTACTS, BATCH_SCORES
 from pipeline.io import read_json, write_json, write_parquet
 from pipeline.registry import model_for_scoring
-from pipeline.rows import columns, feature_names, scoring_rows
+from pipeline.rows import columns, feature_names, scoring_batches, scoring_rows
 from pipeline.shell import Stage, run_stage
 from pipeline.tracking import project_id, setup
 
@@ -55,18 +55,23 @@ def main(stage: Stage) -> None:
                                      columns=columns(paths.features),
                                      as_of=run.as_of.isoformat())
     con, tables = connect_canonical(paths.canonical, params)
-    snapshot = scoring_rows(paths.features)
     if params.engine == "spark":
         from pipeline.spark_scoring import spark_score_rows
 
         rows = spark_score_rows(con._session, paths.features, model, params.score,
                                 params.reasons)
-    else:
-        rows = score_rows(snapshot, model, params.score, params.reasons)
+    else:  # a batch of customers at a time: memory holds one batch's wide rows
+        rows = score_batches(scoring_batches(paths.features, BATCH_ROWS), model,
+                             params.score, params.reasons)
+    policy = Policy.read(paths.policy)
+    # of today's features the policy reads the value of a response and its learner's inputs
+    wanted = {"customer_id", "monetary_mean", *(policy.learner or {}).get("features", [])}
+    snapshot = scoring_rows(paths.features,
+                            [c for c in columns(paths.features) if c in wanted])
     planned = plan_actions(rows, params.recommend)
     as_of = run.as_of.isoformat()
-    planned, loop = apply_policy(planned, Policy.read(paths.policy), params.campaigns,
-                                 params.recommend, params.base.seed, as_of, snapshot)
+    planned, loop = apply_policy(planned, policy, params.campaigns, params.recommend,
+                                 params.base.seed, as_of, snapshot)
     scored = add_product_suggestions(planned, pd.read_parquet(paths.products), tables,
                                      run.as_of, params.recommend)
     scored = scored.assign(as_of=as_of, horizon_days=run.horizon_days,
