@@ -19,6 +19,8 @@ import pandas as pd
 
 #: digits, optionally signed with +, optionally with a zero fraction (a float written as text)
 _NUMBER_LIKE = r"\+?0*(\d+)(?:\.0*)?"
+#: a number-like id already in its one spelling
+_CANONICAL_NUMBER = r"0|[1-9]\d*"
 _SCIENTIFIC = r"[+-]?\d(?:\.\d+)?[eE][+-]?\d+"
 _BLANKS = "\ufeff\u00a0\u202f\u2007 \t\r\n"
 #: above this a float64 no longer holds every integer exactly
@@ -49,7 +51,11 @@ def canonical_ids(values: pd.Series) -> pd.Series:
     else:
         text = values.astype("string")
     text = text.str.strip(_BLANKS)
-    number = text.str.fullmatch(_NUMBER_LIKE).fillna(False).astype(bool)
-    text = text.mask(number, text.str.extract(_NUMBER_LIKE, expand=False).str.lstrip("0")
-                     .replace("", "0"))
+    # only the number-like ids not yet in their spelling change (vectorised; most are)
+    respell = (text.str.fullmatch(_NUMBER_LIKE) & ~text.str.fullmatch(_CANONICAL_NUMBER)
+               ).fillna(False).astype(bool)
+    if respell.any():
+        digits = (text[respell].str.lstrip("+").str.replace(r"\.0*$", "", regex=True)
+                  .str.lstrip("0").replace("", "0"))
+        text = text.mask(respell, digits)
     return text.mask(text == "").astype("string")

@@ -43,6 +43,17 @@ def machine_memory() -> int:
     return total
 
 
+def free_memory() -> int:
+    """Bytes the system could give this process now (MemAvailable), at most the machine's."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return min(int(line.split()[1]) * 1024, machine_memory())
+    except OSError:
+        pass
+    return machine_memory()
+
+
 def memory_limit(dp: DuckDBParams = DuckDBParams()) -> str:
     """DuckDB's memory limit: duckdb.memory_limit as written, else a share of the machine."""
     if dp.memory_limit is not None:

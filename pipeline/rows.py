@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from common.errors import ChurnError
 from common.hashing import md5_threshold
 from features.registry import REGISTRY
-from pipeline.engines import duckdb_connect, fitting, machine_memory
+from pipeline.engines import duckdb_connect, fitting, free_memory
 
 #: share of the free memory one frame read here may take (pandas copies it on the way)
 FRAME_SHARE = 0.4
@@ -49,17 +49,6 @@ def feature_names(path: Path) -> list[str]:
     order (the engine writes exactly those the shop's tables support)."""
     present = set(columns(path))
     return [f.name for f in REGISTRY if f.name in present]
-
-
-def free_memory() -> int:
-    """Bytes the system could give this process now (MemAvailable), at most the machine's."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return min(int(line.split()[1]) * 1024, machine_memory())
-    except OSError:
-        pass
-    return machine_memory()
 
 
 def frame_bytes(path: Path, rows: int, names: Sequence[str] | None = None) -> int:

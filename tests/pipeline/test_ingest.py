@@ -189,3 +189,19 @@ def test_customers_table_is_read_with_its_attributes(tmp_path):
                                                                             "birth_year"])
     assert "favourite" not in customers.columns     # not in the contract: not read
     assert summary["tables"]["customers"]["rows_kept"] == 2
+
+
+def test_a_table_too_large_for_free_memory_stops_before_it_is_read(tmp_path, monkeypatch):
+    from pipeline import ingestion
+
+    lines = "".join(f"c{i % 97},o{i},2024-01-{1 + i % 28:02d},{i % 50}.5\n" for i in range(20_000))
+    (tmp_path / "orders.csv").write_text("customer_id,order_id,order_ts,amount\n" + lines)
+    rows, columns = ingestion.estimated_rows(tmp_path / "orders.csv")
+    assert columns == 4 and abs(rows - 20_001) < 200    # from the size and the first lines
+    assert len(run(tmp_path)[0]["orders"]) == 20_000
+    # the estimate: rows x columns x bytes per value, against what the machine has free
+    monkeypatch.setattr(ingestion, "free_memory", lambda: rows * 4 * 60)
+    with pytest.raises(ChurnError, match=r"orders.csv: table 'orders' \(~[\d,]+ rows x 4 "
+                                         r"columns\) needs ~0.0 GiB to read and clean, 0.0 GiB "
+                                         r"are free: .*a shorter period of orders"):
+        run(tmp_path)
