@@ -23,35 +23,11 @@ from common.errors import ChurnError
 from common.params import DuckDBParams, Params, SparkParams
 from features.contract import TABLES, ibis_schema
 from features.engine import Plan, rounded, snapshot
+from pipeline.memory import machine_memory
 
 #: share of the machine's memory DuckDB may use when duckdb.memory_limit is null: the rest
 #: is for the stage's Python side (pandas frames, models) and the system
 DEFAULT_MEMORY_SHARE = 0.5
-
-
-def machine_memory() -> int:
-    """Bytes of memory this process may use: the machine's, or its cgroup's limit if lower."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in ("/sys/fs/cgroup/memory.max",
-                       "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(limit_file).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
-
-
-def free_memory() -> int:
-    """Bytes the system could give this process now (MemAvailable), at most the machine's."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return min(int(line.split()[1]) * 1024, machine_memory())
-    except OSError:
-        pass
-    return machine_memory()
 
 
 def memory_limit(dp: DuckDBParams = DuckDBParams()) -> str:

@@ -15,8 +15,8 @@ from common.ids import canonical_ids
 from common.params import DataParams, TableFormat
 from features import cleaning
 from features.contract import OPTIONAL_TABLES, TABLES, validate
-from pipeline.engines import free_memory
 from pipeline.io import write_parquet
+from pipeline.memory import free_memory
 from pipeline.readers import SUFFIXES, locate, map_columns, read_raw, shorten
 
 log = logging.getLogger(__name__)

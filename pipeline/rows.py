@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 from common.errors import ChurnError
 from common.hashing import md5_threshold
 from features.registry import REGISTRY
-from pipeline.engines import duckdb_connect, fitting, free_memory
+from pipeline.engines import duckdb_connect, fitting
+from pipeline.memory import free_memory
 
 #: share of the free memory one frame read here may take (pandas copies it on the way)
 FRAME_SHARE = 0.4

@@ -17,10 +17,10 @@ from pipeline.engines import (
     connect,
     duckdb_connect,
     fitting,
-    machine_memory,
     memory_limit,
     write_snapshots,
 )
+from pipeline.memory import machine_memory
 
 
 def test_memory_limit_is_the_params_or_half_the_machine(tmp_path):
