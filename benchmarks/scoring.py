@@ -50,22 +50,22 @@ from benchmarks.common import (
 BREAKDOWN = [
     ("score_rows", "score_rows: probability, tier, SHAP drivers, cause-model reasons", 0),
     ("churn_probability", "churn probability (ChurnModel.predict_proba, calibrated)", 1),
-    ("shap", "SHAP drivers + SHAP reason for at-risk (models.scoring.explain)", 1),
+    ("shap", "SHAP drivers + SHAP reason for at-risk (models.causes.reasons.explain)", 1),
     ("shap_values", "TreeSHAP values, de-duplicated (ChurnModel.contributions)", 2),
-    ("shap_top_drivers", "top drivers in words (models.reasons.top_drivers)", 2),
+    ("shap_top_drivers", "top drivers in words (models.churn.drivers.top_drivers)", 2),
     ("shap_rest", "family sums + reason (family_contributions, assign_reasons)", 2),
-    ("cause", "cause model explain, every customer (models.scoring.causes)", 1),
+    ("cause", "cause model explain, every customer (models.causes.reasons.causes)", 1),
     ("cause_proba", "LightGBM multiclass (CauseModel.predict_proba)", 2),
-    ("cause_lfs", "labelling functions (models.causes.apply_lfs)", 2),
-    ("cause_evidence", "evidence in words (models.causes.evidence_sentences)", 2),
-    ("cause_basis", "basis (models.causes.reason_basis)", 2),
+    ("cause_lfs", "labelling functions (models.causes.functions.apply_lfs)", 2),
+    ("cause_evidence", "evidence in words (models.causes.words.evidence_sentences)", 2),
+    ("cause_basis", "basis (models.causes.words.reason_basis)", 2),
     ("cause_rest", "rest (confidence, frame, copies)", 2),
     ("score_rows_rest", "rest (tiers, value at stake, columns)", 1),
-    ("finish", "finish: recommend + contact budget (models.scoring.finish)", 0),
-    ("recommend", "actions (models.recommend.recommend)", 1),
-    ("budget", "contact budget (models.recommend.contact_budget)", 1),
+    ("finish", "finish: recommend + contact budget (models.actions.rules.plan_actions)", 0),
+    ("recommend", "actions (models.actions.rules.recommend)", 1),
+    ("budget", "contact budget (models.actions.rules.contact_budget)", 1),
     ("finish_rest", "rest (sort by customer_id, join)", 1),
-    ("products", "product suggestions (models.recommend.suggest_products + map)", 0),
+    ("products", "product suggestions (models.actions.products.suggest_products + map)", 0),
 ]
 REST = {"shap_rest": ("shap", ["shap_values", "shap_top_drivers"]),
         "cause_rest": ("cause", ["cause_proba", "cause_lfs", "cause_evidence", "cause_basis"]),
@@ -77,8 +77,10 @@ def child(population: Path, features: Path, names_file: Path, products: Path) ->
     """One measured run: fit the models, load the data, then score + reasons + recommend +
     product suggestions, timing each step."""
 
-    import models.causes
-    import models.scoring
+    import models.actions.rules
+    import models.causes.model
+    import models.causes.reasons
+    import models.churn.scoring
     from common.params import load_params
     from models.actions.products import suggest_products
     from models.actions.rules import plan_actions as finish
@@ -104,24 +106,24 @@ def child(population: Path, features: Path, names_file: Path, products: Path) ->
     steps = Steps()  # after training: only the scoring calls are counted
     steps.wrap(ChurnModel, "predict_proba", "churn_probability")
     steps.wrap(ChurnModel, "contributions", "shap_values")
-    steps.wrap(models.scoring, "explain", "shap")
-    steps.wrap(models.scoring, "top_drivers", "shap_top_drivers")
-    steps.wrap(models.scoring, "causes", "cause")
+    steps.wrap(models.churn.scoring, "explain", "shap")
+    steps.wrap(models.causes.reasons, "top_drivers", "shap_top_drivers")
+    steps.wrap(models.churn.scoring, "causes", "cause")
     steps.wrap(CauseModel, "predict_proba", "cause_proba")
-    steps.wrap(models.causes, "apply_lfs", "cause_lfs")
-    steps.wrap(models.causes, "evidence_sentences", "cause_evidence")
-    steps.wrap(models.causes, "reason_basis", "cause_basis")
-    steps.wrap(models.scoring, "recommend", "recommend")
-    steps.wrap(models.scoring, "contact_budget", "budget")
+    steps.wrap(models.causes.model, "apply_lfs", "cause_lfs")
+    steps.wrap(models.causes.model, "evidence_sentences", "cause_evidence")
+    steps.wrap(models.causes.model, "reason_basis", "cause_basis")
+    steps.wrap(models.actions.rules, "recommend", "recommend")
+    steps.wrap(models.actions.rules, "contact_budget", "budget")
 
     rp = params.recommend
     cpu0 = time.process_time()
     started = time.perf_counter()
     rows = score_rows(snapshot, model, params.score, params.reasons)
     t_rows = time.perf_counter()
-    scored = finish(rows, rp)  # score_rows + finish = models.scoring.score_customers
+    scored = finish(rows, rp)  # score_rows + plan_actions, as the score stage runs them
     t_finish = time.perf_counter()
-    # what models.recommend.add_product_suggestions does once it has the purchase history
+    # what the score stage does for product suggestions once it has the purchase history
     targets = scored.loc[scored["product_classes"] != "", ["customer_id", "product_classes"]]
     ids = suggest_products(targets, matrix, cats, recent, rp.products_per_customer)
     scored = scored.assign(product_ids=scored["customer_id"].map(ids).fillna("").astype(str),

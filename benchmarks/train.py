@@ -40,15 +40,15 @@ from benchmarks.common import (
 
 
 def child(data: Path, names_file: Path, n_features: int) -> None:
-    import pipeline.train
+    import models.causes.reasons
     from common.params import load_params
 
     frame = pd.read_parquet(data)
     names = json.loads(names_file.read_text())[:n_features]
     params = load_params(ROOT / "params.yaml")
-    steps = Steps()  # the cause model's two parts, as pipeline.train.train_cause_model calls them
-    steps.wrap(pipeline.train, "explain", "cause_shap")
-    steps.wrap(pipeline.train, "fit_cause_model", "cause_fit")
+    steps = Steps()  # the cause model's two parts, as fit_beside_churn_model calls them
+    steps.wrap(models.causes.reasons, "explain", "cause_shap")
+    steps.wrap(models.causes.reasons, "fit_cause_model", "cause_fit")
     cpu0 = time.process_time()
     started = time.perf_counter()
     model, info, churn, cause = fit_stage_models(frame, names, params)
