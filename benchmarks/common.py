@@ -45,33 +45,16 @@ def resample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     return out
 
 
-def stage_features(source: Path, canonical: Path = CANONICAL) -> tuple[Path, list[str]]:
-    """The features table as the features stage writes it now (features plus the cause
-    model's evidence) and its model feature names. `source` when it already has the evidence
-    (its names from reports/features.json); otherwise the features stage is run on
-    `canonical` into a temporary folder (a table written before the evidence existed would
-    leave the cause model without its inputs)."""
-    import pyarrow.parquet as pq
+def stage_features(source: Path) -> tuple[Path, list[str]]:
+    """The default shop's features table as the features stage writes it (features and the
+    cause model's evidence, a file or a folder of snapshots) and its model feature names;
+    `make run` writes it."""
+    from pipeline.rows import feature_names
 
-    from features.evidence import evidence_columns
-
-    if source.exists() and evidence_columns(pq.read_schema(source).names):
-        report = json.loads((ROOT / "reports" / "features.json").read_text())
-        return source, report["features"]
-    from pipeline.cli import main as features_stage
-
-    out = Path(tempfile.gettempdir()) / "churn_bench_stage_features.parquet"
-    report_path = out.with_suffix(".json")
-    inputs = [*canonical.glob("*"), ROOT / "params.yaml"]
-    if out.exists() and report_path.exists() and \
-            out.stat().st_mtime > max(p.stat().st_mtime for p in inputs):
-        print(f"{source} has no cause evidence columns: reusing {out}", flush=True)
-        return out, json.loads(report_path.read_text())["features"]
-    print(f"{source} has no cause evidence columns (written before the evidence join): "
-          f"running the features stage on {canonical} into {out}", flush=True)
-    features_stage(["--params", str(ROOT / "params.yaml"), "--canonical", str(canonical),
-                    "--out", str(out), "--report", str(report_path)])
-    return out, json.loads(report_path.read_text())["features"]
+    if not source.exists():
+        raise SystemExit(f"{source} not found: run `make run` first (the default shop's "
+                         "features are the benchmark's population)")
+    return source, feature_names(source)
 
 
 def fit_stage_models(frame: pd.DataFrame, names: list[str], params: Any,
