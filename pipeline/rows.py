@@ -39,10 +39,15 @@ def _dataset(path: Path) -> ds.Dataset:
     return ds.dataset(files, format="parquet")
 
 
-def columns(path: Path) -> list[str]:
-    """Every column of the features table (read from its schema, not its rows)."""
+def _schema(path: Path) -> pa.Schema:
+    """The table's schema (a file's, or a folder's first part file's), not its rows."""
     return pq.read_schema(next(Path(path).rglob("*.parquet")) if Path(path).is_dir()
-                          else path).names
+                          else path)
+
+
+def columns(path: Path) -> list[str]:
+    """Every column of the features table."""
+    return _schema(path).names
 
 
 def feature_names(path: Path) -> list[str]:
@@ -54,8 +59,7 @@ def feature_names(path: Path) -> list[str]:
 
 def frame_bytes(path: Path, rows: int, names: Sequence[str] | None = None) -> int:
     """Rough pandas size of `rows` rows of the table (its columns, or `names`)."""
-    schema = pq.read_schema(next(Path(path).rglob("*.parquet")) if Path(path).is_dir()
-                            else path)
+    schema = _schema(path)
     kinds = [schema.field(n).type for n in (names or schema.names)]
     texts = sum(pa.types.is_string(t) or pa.types.is_large_string(t) for t in kinds)
     return rows * (8 * len(kinds) + TEXT_BYTES * texts)
