@@ -32,6 +32,7 @@ test-fast: install
 	$(VENV)/bin/pytest -m "not slow"
 
 bench: install
+	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/features.py
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/scoring.py
