@@ -34,8 +34,8 @@ def _contract_check(table: str, frame: pd.DataFrame, source: str) -> None:
         raise ChurnError(f"{source}: table '{table}' breaks the data contract: {summary}") from exc
 
 
-#: peak bytes per value of a table while it is read and cleaned (measured: ~57 on 10M orders
-#: of five columns, text ids; the copies pandas makes on the way included)
+#: peak bytes per value of a table while it is read and cleaned, the copies pandas makes on
+#: the way included (benchmarks/ingest.py: ~62 on 10M orders of five columns, text ids)
 INGEST_BYTES_PER_VALUE = 60
 #: bytes read from the head of a text file to estimate its number of rows
 _HEAD_BYTES = 1 << 20
